@@ -1,0 +1,1 @@
+"""Concerns every Tandem service shares: settings, identity, errors, cursors, schemas, logging."""

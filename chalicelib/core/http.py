@@ -1,0 +1,188 @@
+"""The router's HTTP concerns, in one place: correlation id, authentication, body cap,
+idempotency, request log, and every error turned into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalice.app import Request, Response
+from marshmallow import ValidationError
+
+from . import idempotency
+from .conditional import EntityTags, etag, parse_entity_tags
+from .context import accept_correlation_id, set_correlation_id
+from .errors import (
+    BadRequest,
+    DomainError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from .identity import current_user_id
+from .log import logger
+from .schema import LoadSchema
+from .settings import get_settings
+
+PROBLEM_TYPE_PREFIX = "urn:problem-type:tandem:"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs"})
+JSON_CONTENT_TYPE = "application/json"
+
+# Chalice answers some requests itself, with {"Code", "Message"} bodies; those get the
+# same problem shape as ours.
+_CHALICE_STATUS_ERRORS: dict[int, type[DomainError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+Headers = dict[str, str | list[str]]
+GetResponse = Callable[[Request], Response]
+Authenticator = Callable[[Request], None]
+
+
+def problem_body(error: DomainError) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + error.slug,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+    }
+    if error.errors:
+        body["errors"] = error.errors
+    return body
+
+
+def problem_response(error: DomainError) -> Response:
+    headers: Headers = {"Content-Type": PROBLEM_CONTENT_TYPE, **error.headers}
+    return Response(body=json.dumps(problem_body(error)), status_code=error.status, headers=headers)
+
+
+def _from_chalice_error(response: Response) -> Response:
+    body = response.body
+    if response.status_code < 400 or not (isinstance(body, dict) and "Code" in body):
+        return response
+    error_type = _CHALICE_STATUS_ERRORS.get(response.status_code, DomainError)
+    detail = str(body.get("Message", "")) if response.status_code < 500 else ""
+    error = error_type(detail or "An internal error occurred.")
+    problem = problem_response(error)
+    for name, value in response.headers.items():
+        if name.lower() == "allow":
+            problem.headers[name] = value
+    return problem
+
+
+def _check_body_size(request: Request) -> None:
+    cap = get_settings().max_body_bytes
+    if len(request.raw_body or b"") > cap:
+        raise PayloadTooLarge(f"The request body is larger than {cap} bytes.")
+
+
+def make_router_middleware(authenticate: Authenticator | None) -> Callable[..., Response]:
+    """The one HTTP middleware. `authenticate`, when given, verifies the token itself and
+    fills the authorizer claims (local stage); otherwise API Gateway has done so."""
+
+    def router(request: Request, get_response: GetResponse) -> Response:
+        started = time.perf_counter()
+        request_id = accept_correlation_id(request.headers.get("x-request-id"))
+        set_correlation_id(request_id)
+        log = logger()
+        log.set_correlation_id(request_id)
+        user_id: str | None = None
+        try:
+            if request.path not in PUBLIC_PATHS:
+                if authenticate is not None:
+                    authenticate(request)
+                user_id = current_user_id(request)
+            _check_body_size(request)
+            if user_id is not None and idempotency.applies(request):
+                response = idempotency.run(request, user_id, get_response)
+            else:
+                response = get_response(request)
+            response = _from_chalice_error(response)
+        except DomainError as error:
+            response = problem_response(error)
+        except Exception:
+            log.exception("unhandled error", extra={"path": request.path})
+            response = problem_response(DomainError("An internal error occurred."))
+        response.headers["X-Request-Id"] = request_id
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "userId": user_id,
+                "durationMs": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
+
+    return router
+
+
+# ---- helpers for thin route handlers -------------------------------------------------
+
+
+def json_body(request: Request) -> Any:
+    raw = request.raw_body or b""
+    if not raw.strip():
+        raise BadRequest("A JSON request body is required.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.") from None
+
+
+def query(request: Request, schema: LoadSchema) -> dict[str, Any]:
+    params: Mapping[str, str] = request.query_params or {}
+    try:
+        return dict(schema.load(dict(params)))
+    except ValidationError as error:
+        messages = error.messages
+        raise ValidationFailed(
+            messages if isinstance(messages, dict) else {"_schema": messages},
+            "The query string has invalid parameters.",
+        ) from None
+
+
+def if_match(request: Request) -> EntityTags | None:
+    return parse_entity_tags(request.headers.get("if-match"), weak_matches=False)
+
+
+def respond(
+    body: Any,
+    *,
+    status: int = 200,
+    version: int | None = None,
+    location: str | None = None,
+) -> Response:
+    headers: Headers = {"Content-Type": JSON_CONTENT_TYPE}
+    if version is not None:
+        headers["ETag"] = etag(version)
+    if location is not None:
+        headers["Location"] = location
+    return Response(body=json.dumps(body), status_code=status, headers=headers)
+
+
+def respond_resource(request: Request, body: Any, version: int) -> Response:
+    """A GET of one resource, honouring If-None-Match with 304."""
+    if_none_match = parse_entity_tags(request.headers.get("if-none-match"), weak_matches=True)
+    if if_none_match is not None and if_none_match.matches(version):
+        return Response(body="", status_code=304, headers={"ETag": etag(version)})
+    return respond(body, version=version)
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def list_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "nextCursor": next_cursor}

@@ -1,0 +1,56 @@
+"""Limit/cursor pages over PynamoDB queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from marshmallow import fields, validate
+from pynamodb.pagination import ResultIterator
+
+from .cursor import DynamoKey, decode_cursor, encode_cursor
+from .schema import LoadSchema
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PageQuery(LoadSchema):
+    """Query-string parameters every list accepts; list schemas extend it with filters."""
+
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT))
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 2048))
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def paginate(
+    run_query: Callable[[DynamoKey | None, int], ResultIterator[T]],
+    *,
+    limit: int,
+    cursor: str | None,
+    scope: str,
+    key_names: Iterable[str],
+) -> Page[T]:
+    """One page of at most `limit` items; `next_cursor` is None only when nothing is left.
+
+    It asks for one item more than it returns, so a full last page does not hand out a
+    cursor that leads to an empty page.
+    """
+    start = decode_cursor(cursor, scope, key_names)
+    results = run_query(start, limit + 1)
+    items: list[T] = []
+    for item in results:
+        items.append(item)
+        if len(items) == limit:
+            break
+    resume_after = results.last_evaluated_key
+    has_more = len(items) == limit and next(results, None) is not None
+    return Page(items, encode_cursor(resume_after, scope) if has_more else None)

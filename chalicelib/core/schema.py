@@ -1,0 +1,76 @@
+"""Strict Marshmallow building blocks: load schemas reject what they do not know."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+from .errors import BadRequest, ValidationFailed
+
+READ_ONLY_MESSAGE = "Read-only field."
+
+
+class LoadSchema(Schema):
+    """Base of every input schema. Read-only fields get their own message, not 'Unknown'."""
+
+    read_only: ClassVar[frozenset[str]] = frozenset()
+
+    class Meta:
+        unknown = RAISE
+
+
+class DumpSchema(Schema):
+    """Base of every output schema: only declared fields leave the service."""
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: Marshmallow's Boolean would also take 1, "yes" and "on"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """JSON integers only: no strings, floats or booleans."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return int(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Timestamp(fields.Field[datetime]):
+    """RFC 3339 UTC with millisecond precision, e.g. 2026-11-22T10:00:00.000Z."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        utc = value.astimezone(UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def load(schema: LoadSchema, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    """Validates one JSON object, collecting read-only, unknown and field errors together."""
+    if not isinstance(data, Mapping):
+        raise BadRequest("The request body must be a JSON object.")
+    errors: dict[str, Any] = {key: [READ_ONLY_MESSAGE] for key in data if key in schema.read_only}
+    writable = {key: value for key, value in data.items() if key not in schema.read_only}
+    loaded: dict[str, Any] = {}
+    try:
+        loaded = schema.load(writable, partial=partial)
+    except ValidationError as error:
+        messages = error.messages
+        errors.update(messages if isinstance(messages, dict) else {"_schema": messages})
+    if errors:
+        raise ValidationFailed(errors)
+    return loaded

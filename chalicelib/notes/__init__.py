@@ -1,0 +1,1 @@
+"""Notes service: owns the notes table and topic."""

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.models import ChangeTracking, SettingsTable
+
+
+def owner_key(user_id: str, value: str) -> str:
+    return f"{user_id}#{value}"
+
+
+class NotesByProject(GlobalSecondaryIndex["Note"]):  # type: ignore[no-untyped-call]
+    """The owner's notes about one project: GET /notes?projectId=. Sparse."""
+
+    class Meta:
+        index_name = "byProject"
+        projection = AllProjection()
+
+    project_key = UnicodeAttribute(hash_key=True, attr_name="projectKey")
+    note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
+
+
+class NotesByTask(GlobalSecondaryIndex["Note"]):  # type: ignore[no-untyped-call]
+    """The owner's notes about one task: GET /notes?taskId=. Sparse."""
+
+    class Meta:
+        index_name = "byTask"
+        projection = AllProjection()
+
+    task_key = UnicodeAttribute(hash_key=True, attr_name="taskKey")
+    note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
+
+
+class Attachment(MapAttribute[str, str]):
+    attachment_id = UnicodeAttribute(attr_name="attachmentId")
+    file_name = UnicodeAttribute(attr_name="fileName", null=True)
+    content_type = UnicodeAttribute(attr_name="contentType", null=True)
+
+
+class Note(Model, ChangeTracking):
+    class Meta(metaclass=SettingsTable):
+        setting = "notes_table"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
+    title = UnicodeAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    project_id = UnicodeAttribute(attr_name="projectId", null=True)
+    task_id = UnicodeAttribute(attr_name="taskId", null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    attachments = ListAttribute(of=Attachment, default=list)
+    version = VersionAttribute()
+    project_key = UnicodeAttribute(attr_name="projectKey", null=True)
+    task_key = UnicodeAttribute(attr_name="taskKey", null=True)
+
+    by_project = NotesByProject()
+    by_task = NotesByTask()
+
+    def refresh_index_keys(self) -> None:
+        live = self.deleted_at is None
+        self.project_key = (
+            owner_key(self.user_id, self.project_id) if live and self.project_id else None
+        )
+        self.task_key = owner_key(self.user_id, self.task_id) if live and self.task_id else None

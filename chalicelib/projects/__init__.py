@@ -1,0 +1,1 @@
+"""Projects service: owns the projects table and topic. Others use `service`'s public functions."""

@@ -1,0 +1,1 @@
+"""Tasks service: owns the tasks table, its own record of projects, and the tasks topic."""

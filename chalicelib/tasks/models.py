@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.models import ChangeTracking, SettingsTable
+
+LIVE = "live"
+DELETED = "deleted"
+
+
+def owner_key(user_id: str, value: str) -> str:
+    """Index partition keys put the owner first: `<userId>#<value>`."""
+    return f"{user_id}#{value}"
+
+
+class TasksByProject(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-call]
+    """Tasks of one of the owner's projects: GET /tasks?projectId= and the cascade delete."""
+
+    class Meta:
+        index_name = "byProject"
+        projection = AllProjection()
+
+    project_key = UnicodeAttribute(hash_key=True, attr_name="projectKey")
+    task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
+
+
+class TasksByStatus(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-call]
+    """The owner's tasks in one status: GET /tasks?status=."""
+
+    class Meta:
+        index_name = "byStatus"
+        projection = AllProjection()
+
+    status_key = UnicodeAttribute(hash_key=True, attr_name="statusKey")
+    task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
+
+
+class Task(Model, ChangeTracking):
+    class Meta(metaclass=SettingsTable):
+        setting = "tasks_table"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
+    project_id = UnicodeAttribute(attr_name="projectId")
+    title = UnicodeAttribute()
+    status = UnicodeAttribute()
+    target_date = UnicodeAttribute(attr_name="targetDate", null=True)
+    start_date = UnicodeAttribute(attr_name="startDate", null=True)
+    is_completed = BooleanAttribute(attr_name="isCompleted", default=False)
+    notes = UnicodeAttribute(null=True)
+    priority = NumberAttribute(null=True)
+    version = VersionAttribute()
+    # Sparse index keys: set while the task is live, removed by its tombstone.
+    project_key = UnicodeAttribute(attr_name="projectKey", null=True)
+    status_key = UnicodeAttribute(attr_name="statusKey", null=True)
+
+    by_project = TasksByProject()
+    by_status = TasksByStatus()
+
+    def refresh_index_keys(self) -> None:
+        live = self.deleted_at is None
+        self.project_key = owner_key(self.user_id, self.project_id) if live else None
+        self.status_key = owner_key(self.user_id, self.status) if live else None
+
+
+class ProjectRecord(Model):
+    """The Tasks service's own record of a project: enough to validate `projectId`.
+
+    Filled by project events and, on a miss, from the Projects service's public API.
+    `deleted` is terminal: nothing turns a tombstone back into a live project.
+    """
+
+    class Meta(metaclass=SettingsTable):
+        setting = "task_projects_table"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    project_id = UnicodeAttribute(range_key=True, attr_name="projectId")
+    state = UnicodeAttribute()
+    version = NumberAttribute()
+    last_event_id = UnicodeAttribute(attr_name="lastEventId", null=True)
+    updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)

@@ -1,0 +1,310 @@
+"""Tasks service logic.
+
+Every task write that can place a task in a project is one DynamoDB transaction: a
+ConditionCheck that the Tasks service's record of the project is live, plus the task
+write. A project-deleted event tombstones that record before it deletes the project's
+tasks, so no task can land in (or move into) a project whose cascade has begun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import reduce
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.core.conditional import EntityTags
+from chalicelib.core.errors import NotFound, UnprocessableReference, ValidationFailed
+from chalicelib.core.ids import is_id, new_id
+from chalicelib.core.models import (
+    cancellation_codes,
+    condition_failed,
+    connection,
+    tombstone_expiry,
+    utcnow,
+)
+from chalicelib.core.pagination import Page, paginate
+from chalicelib.core.writes import VersionConflict, write_with_retry
+from chalicelib.projects import service as projects
+
+from .models import DELETED, LIVE, ProjectRecord, Task, owner_key
+
+_NOT_FOUND = "No such task."
+_CHECK_FAILED = "ConditionalCheckFailed"
+
+
+def _unusable_project() -> UnprocessableReference:
+    return UnprocessableReference("projectId", "The project does not exist or is not yours.")
+
+
+def _attrs(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: value.isoformat() if isinstance(value, date) else value
+        for name, value in fields.items()
+    }
+
+
+# ---- the Tasks service's record of projects ------------------------------------------
+
+
+def _record(user_id: str, project_id: str) -> ProjectRecord | None:
+    try:
+        return ProjectRecord.get(user_id, project_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def remember_project(user_id: str, project_id: str, version: int, event_id: str | None) -> bool:
+    """Records a live project at `version` unless a newer version or a tombstone is already
+    there. Idempotent and order-tolerant; False when the record was left as it was."""
+    record = ProjectRecord(
+        user_id,
+        project_id,
+        state=LIVE,
+        version=version,
+        last_event_id=event_id,
+        updated_at=utcnow(),
+    )
+    newer = (ProjectRecord.state == LIVE) & (ProjectRecord.version < version)
+    try:
+        record.save(condition=ProjectRecord.project_id.does_not_exist() | newer)
+    except PutError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def forget_project(user_id: str, project_id: str, version: int, event_id: str | None) -> None:
+    """Tombstones the record. Unconditional: a deletion wins over any version."""
+    ProjectRecord(
+        user_id,
+        project_id,
+        state=DELETED,
+        version=version,
+        last_event_id=event_id,
+        updated_at=utcnow(),
+        expires_at=tombstone_expiry(),
+    ).save()
+
+
+def _ensure_project_record(user_id: str, project_id: str) -> None:
+    """Raises 422 unless the caller's project is live. On a miss (its event has not
+    arrived yet) the record is filled from the Projects service's public API."""
+    if not is_id(project_id):
+        raise _unusable_project()
+    record = _record(user_id, project_id)
+    if record is None:
+        version = projects.live_project_version(user_id, project_id)
+        if version is None:
+            raise _unusable_project()
+        remember_project(user_id, project_id, version, event_id=None)
+    elif record.state != LIVE:
+        raise _unusable_project()
+
+
+def _deleted_projects(user_id: str, project_ids: set[str]) -> set[str]:
+    if not project_ids:
+        return set()
+    records = ProjectRecord.batch_get([(user_id, pid) for pid in project_ids])
+    return {record.project_id for record in records if record.state != LIVE}
+
+
+# ---- tasks ---------------------------------------------------------------------------
+
+
+def _commit(task: Task, live_projects: list[str], condition: Condition | None) -> None:
+    """Writes the task if every project in `live_projects` is live. Raises
+    ProjectGone(index) or VersionConflict when a condition fails."""
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            for project_id in live_projects:
+                transaction.condition_check(
+                    ProjectRecord,
+                    task.user_id,
+                    project_id,
+                    condition=ProjectRecord.state == LIVE,
+                )
+            transaction.save(task, condition=condition)
+    except TransactWriteError as error:
+        codes = cancellation_codes(error)
+        for index, code in enumerate(codes[: len(live_projects)]):
+            if code == _CHECK_FAILED:
+                raise ProjectGone(index) from error
+        if len(codes) > len(live_projects) and codes[len(live_projects)] == _CHECK_FAILED:
+            raise VersionConflict from error
+        raise
+
+
+class ProjectGone(Exception):
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def create_task(user_id: str, fields: Mapping[str, Any], request_id: str) -> Task:
+    attrs = _attrs(fields)
+    _ensure_project_record(user_id, attrs["project_id"])
+    now = utcnow()
+    task = Task(user_id, new_id(), created_at=now, updated_at=now, request_id=request_id, **attrs)
+    task.refresh_index_keys()
+    try:
+        _commit(task, [task.project_id], condition=None)
+    except ProjectGone:
+        raise _unusable_project() from None
+    return task
+
+
+def _find(user_id: str, task_id: str) -> Task | None:
+    if not is_id(task_id):
+        return None
+    try:
+        task = Task.get(user_id, task_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    if task.deleted_at is not None or _deleted_projects(user_id, {task.project_id}):
+        return None
+    return task
+
+
+def get_task(user_id: str, task_id: str) -> Task:
+    """A task whose project is deleted is gone at once, before the cascade reaches it."""
+    task = _find(user_id, task_id)
+    if task is None:
+        raise NotFound(_NOT_FOUND)
+    return task
+
+
+def task_project_id(user_id: str, task_id: str) -> str | None:
+    """Public: the project of the caller's live task, or None."""
+    task = _find(user_id, task_id)
+    return None if task is None else task.project_id
+
+
+def list_tasks(
+    user_id: str,
+    limit: int,
+    cursor: str | None,
+    project_id: str | None = None,
+    status: str | None = None,
+    is_completed: bool | None = None,
+) -> Page[Task]:
+    """Each filter combination is one Query: on the project index, the status index or the
+    owner's partition; the remaining filters narrow it server-side."""
+    filters: list[Condition] = []
+    if is_completed is not None:
+        filters.append(Task.is_completed == is_completed)
+    if project_id is not None:
+        if status is not None:
+            filters.append(Task.status == status)
+        key = owner_key(user_id, project_id)
+        filter_condition = reduce(lambda a, b: a & b, filters) if filters else None
+        page = paginate(
+            lambda start, n: Task.by_project.query(
+                key,
+                filter_condition=filter_condition,
+                last_evaluated_key=start,
+                limit=n,
+                page_size=n,
+            ),
+            limit=limit,
+            cursor=cursor,
+            scope=f"tasks|project|{key}|{status}|{is_completed}",
+            key_names=("userId", "taskId", "projectKey"),
+        )
+    elif status is not None:
+        key = owner_key(user_id, status)
+        filter_condition = reduce(lambda a, b: a & b, filters) if filters else None
+        page = paginate(
+            lambda start, n: Task.by_status.query(
+                key,
+                filter_condition=filter_condition,
+                last_evaluated_key=start,
+                limit=n,
+                page_size=n,
+            ),
+            limit=limit,
+            cursor=cursor,
+            scope=f"tasks|status|{key}|{is_completed}",
+            key_names=("userId", "taskId", "statusKey"),
+        )
+    else:
+        filter_condition = reduce(lambda a, b: a & b, filters, Task.deleted_at.does_not_exist())
+        page = paginate(
+            lambda start, n: Task.query(
+                user_id,
+                filter_condition=filter_condition,
+                last_evaluated_key=start,
+                limit=n,
+                page_size=n,
+            ),
+            limit=limit,
+            cursor=cursor,
+            scope=f"tasks|all|{user_id}|{is_completed}",
+            key_names=("userId", "taskId"),
+        )
+    gone = _deleted_projects(user_id, {task.project_id for task in page.items})
+    return Page([task for task in page.items if task.project_id not in gone], page.next_cursor)
+
+
+def update_task(
+    user_id: str,
+    task_id: str,
+    fields: Mapping[str, Any],
+    if_match: EntityTags | None,
+    request_id: str,
+) -> Task:
+    """PUT and PATCH. Moving a task checks its new project like a create does."""
+    attrs = _attrs(fields)
+    loaded_project: dict[str, str] = {}
+
+    def load() -> Task:
+        task = get_task(user_id, task_id)
+        loaded_project["id"] = task.project_id
+        return task
+
+    def apply(task: Task) -> None:
+        for name, value in attrs.items():
+            setattr(task, name, value)
+        if task.start_date and task.target_date and task.start_date > task.target_date:
+            raise ValidationFailed({"startDate": ["Must not be after targetDate."]})
+        task.refresh_index_keys()
+
+    def persist(task: Task) -> None:
+        task.updated_at = utcnow()
+        task.request_id = request_id
+        projects_to_check = [loaded_project["id"]]
+        if task.project_id != loaded_project["id"]:
+            _ensure_project_record(user_id, task.project_id)
+            projects_to_check.append(task.project_id)
+        try:
+            _commit(task, projects_to_check, condition=Task.deleted_at.does_not_exist())
+        except ProjectGone as gone:
+            if gone.index == 0:
+                raise NotFound(_NOT_FOUND) from None
+            raise _unusable_project() from None
+
+    return write_with_retry(load, apply, persist, if_match)
+
+
+def delete_task(user_id: str, task_id: str, if_match: EntityTags | None, request_id: str) -> Task:
+    def apply(task: Task) -> None:
+        task.deleted_at = utcnow()
+        task.expires_at = tombstone_expiry()
+        task.refresh_index_keys()
+
+    def persist(task: Task) -> None:
+        task.updated_at = utcnow()
+        task.request_id = request_id
+        try:
+            task.save(condition=Task.deleted_at.does_not_exist())
+        except PutError as error:
+            if condition_failed(error):
+                raise VersionConflict from error
+            raise
+
+    return write_with_retry(lambda: get_task(user_id, task_id), apply, persist, if_match)
