@@ -89,9 +89,80 @@ def create_tables(dynamodb: Any, template: dict[str, Any], ctx: Context) -> None
 def provision(session: Any, ctx: Context, template: dict[str, Any] | None = None) -> Context:
     template = template or load_template()
     create_tables(session.client("dynamodb", region_name=ctx.region), template, ctx)
+    create_user_pools(session.client("cognito-idp", region_name=ctx.region), template, ctx)
     return ctx
 
 
 def environment(ctx: Context) -> dict[str, str]:
     """The app's environment for a provisioned stack: the settings' env var -> physical name."""
     return {env: ctx.names[logical] for env, logical in RESOURCE_ENV.items()}
+
+
+# ---- Cognito (issue 4) ------------------------------------------------------------------
+# CloudFormation's properties of these types are the Create* API's parameters under the
+# same names, except the renamed ones. A property not listed here fails provisioning, so
+# that infra/ and its local translation cannot drift apart silently.
+_USER_POOL_RENAMES = {"UserPoolName": "PoolName"}
+_USER_POOL_KEYS = frozenset(
+    {
+        "AccountRecoverySetting",
+        "AdminCreateUserConfig",
+        "AliasAttributes",
+        "AutoVerifiedAttributes",
+        "DeletionProtection",
+        "DeviceConfiguration",
+        "EmailConfiguration",
+        "MfaConfiguration",
+        "Policies",
+        "Schema",
+        "UserAttributeUpdateSettings",
+        "UsernameAttributes",
+        "UsernameConfiguration",
+        "UserPoolTags",
+        "VerificationMessageTemplate",
+    }
+)
+_USER_POOL_CLIENT_KEYS = frozenset(
+    {
+        "AccessTokenValidity",
+        "AllowedOAuthFlows",
+        "AllowedOAuthFlowsUserPoolClient",
+        "AllowedOAuthScopes",
+        "CallbackURLs",
+        "ClientName",
+        "EnableTokenRevocation",
+        "ExplicitAuthFlows",
+        "GenerateSecret",
+        "IdTokenValidity",
+        "LogoutURLs",
+        "PreventUserExistenceErrors",
+        "ReadAttributes",
+        "RefreshTokenValidity",
+        "SupportedIdentityProviders",
+        "TokenValidityUnits",
+        "UserPoolId",
+        "WriteAttributes",
+    }
+)
+
+
+def _api_params(
+    logical: str, props: dict[str, Any], keys: frozenset[str], renames: dict[str, str]
+) -> dict[str, Any]:
+    unknown = sorted(set(props) - keys - set(renames))
+    if unknown:
+        raise ValueError(f"{logical}: devstack.infra does not translate {unknown} yet")
+    return {renames.get(key, key): value for key, value in props.items()}
+
+
+def create_user_pools(cognito: Any, template: dict[str, Any], ctx: Context) -> None:
+    """User pools, then their clients. `Ref` of a pool is its id, of a client its id."""
+    for logical, resource in resources_of(template, "AWS::Cognito::UserPool").items():
+        props = ctx.resolve(resource["Properties"])
+        params = _api_params(logical, props, _USER_POOL_KEYS, _USER_POOL_RENAMES)
+        ctx.names[logical] = cognito.create_user_pool(**params)["UserPool"]["Id"]
+    for logical, resource in resources_of(template, "AWS::Cognito::UserPoolClient").items():
+        props = ctx.resolve(resource["Properties"])
+        params = _api_params(logical, props, _USER_POOL_CLIENT_KEYS, {})
+        client = cognito.create_user_pool_client(**params)["UserPoolClient"]
+        ctx.names[logical] = client["ClientId"]

@@ -92,20 +92,10 @@ class UserPool:
 
 
 @pytest.fixture
-def user_pool(aws: boto3.Session) -> UserPool:
+def user_pool(aws: boto3.Session, stack: Context) -> UserPool:
+    # The pool and its app client come from infra/, provisioned with the tables.
     client = aws.client("cognito-idp")
-    pool = client.create_user_pool(
-        PoolName="tandem-test",
-        AutoVerifiedAttributes=["email"],
-        UsernameAttributes=["email"],
-    )["UserPool"]
-    app_client = client.create_user_pool_client(
-        UserPoolId=pool["Id"],
-        ClientName="mobile",
-        GenerateSecret=False,
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )["UserPoolClient"]
-    return UserPool(client, pool["Id"], app_client["ClientId"])
+    return UserPool(client, stack.names["UserPool"], stack.names["UserPoolClient"])
 
 
 @pytest.fixture
