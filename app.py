@@ -2,6 +2,7 @@
 
 from chalice.app import Chalice
 
+from chalicelib.core import local_auth
 from chalicelib.core.http import make_router_middleware
 from chalicelib.meta.api import bp as meta
 from chalicelib.notes.api import bp as notes
@@ -9,7 +10,11 @@ from chalicelib.projects.api import bp as projects
 from chalicelib.tasks.api import bp as tasks
 
 app = Chalice(app_name="tandem")
-app.register_middleware(make_router_middleware(authenticate=None), "http")
+# API Gateway's Cognito authorizer verifies tokens in dev/prod; the router checks them
+# itself only when the stage is local (decided per request, see core.local_auth).
+app.register_middleware(
+    make_router_middleware(authenticate=local_auth.authenticate_local_stage), "http"
+)
 app.register_blueprint(meta)
 app.register_blueprint(projects)
 app.register_blueprint(tasks)
