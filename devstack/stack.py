@@ -1,0 +1,187 @@
+"""The local stack: components started in order, stopped in reverse, one shared state.
+
+A component is anything with a `name`, `start(stack)` and `stop()`. It reads what earlier
+components put on the `Stack` (the AWS endpoint, the provisioned infra, the loaded app)
+and adds its own. The event pump and the websocket server are further components, added
+to `default_components()` after the app is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .infra import ROOT, Context
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+STAGE = "local"
+# Names match the local stage's table names in .chalice/config.json (tandem-local-...).
+STACK_NAME = "tandem-local"
+STATE_DIR_ENV = "TANDEM_STATE_DIR"
+LOCAL_JSON = "local.json"
+PORT_ENV = {
+    "api": ("TANDEM_API_PORT", 8000),
+    "ws": ("TANDEM_WS_PORT", 8001),
+    "aws": ("TANDEM_AWS_PORT", 4566),
+}
+
+
+class StackError(RuntimeError):
+    """A problem the user can fix (a busy port, a drifted config); printed without a trace."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    ws: int
+    aws: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Ports:
+        values: dict[str, int] = {}
+        for key, (name, default) in PORT_ENV.items():
+            raw = env.get(name) or str(default)
+            if not raw.isdigit() or not 0 < int(raw) < 65536:
+                raise StackError(f"{name}={raw!r} is not a port number")
+            values[key] = int(raw)
+        if len(set(values.values())) != len(values):
+            raise StackError(f"the ports must differ: {values}")
+        return cls(**values)
+
+
+def state_dir(env: dict[str, str] | os._Environ[str] = os.environ) -> Path:
+    return Path(env.get(STATE_DIR_ENV) or ROOT / ".tandem")
+
+
+@dataclass
+class Stack:
+    """What the components share. Earlier components fill fields later ones read."""
+
+    ports: Ports
+    state_dir: Path
+    host: str = HOST
+    region: str = REGION
+    stage: str = STAGE
+    stack_name: str = STACK_NAME
+    aws_endpoint: str = ""
+    session: Any = None  # boto3 Session whose clients talk to the embedded AWS
+    infra: Context | None = None
+    app: Any = None  # the Chalice app, loaded in the local stage
+    chalice_config: Any = None
+    summary: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.ports.api}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.ports.ws}"
+
+    @property
+    def local_json(self) -> Path:
+        return self.state_dir / LOCAL_JSON
+
+    def provisioned(self) -> Context:
+        if self.infra is None:
+            raise RuntimeError("the embedded AWS has not been provisioned yet")
+        return self.infra
+
+    def contract(self) -> dict[str, str]:
+        """.tandem/local.json: what clients and tools need to talk to the stack."""
+        infra = self.provisioned()
+        return {
+            "apiUrl": self.api_url,
+            "wsUrl": self.ws_url,
+            "awsEndpoint": self.aws_endpoint,
+            "region": self.region,
+            "userPoolId": infra.names["UserPool"],
+            "userPoolClientId": infra.names["UserPoolClient"],
+        }
+
+
+class Component(Protocol):
+    name: str
+
+    def start(self, stack: Stack) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def default_components() -> list[Component]:
+    from .api import ChaliceApp, LocalApi
+    from .aws import EmbeddedAws
+
+    # The event pump and the websocket server go after ChaliceApp (they need the app).
+    return [EmbeddedAws(), ChaliceApp(), LocalApi()]
+
+
+def write_contract(stack: Stack) -> Path:
+    path = stack.local_json
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(stack.contract(), indent=2) + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def remove_contract(stack: Stack) -> None:
+    try:
+        current = json.loads(stack.local_json.read_text())
+    except (OSError, ValueError):
+        return
+    # Only our own: another stack may have started on other ports since.
+    if current.get("apiUrl") == stack.api_url:
+        stack.local_json.unlink(missing_ok=True)
+
+
+def summary_text(stack: Stack, seconds: float) -> str:
+    rows = [
+        ("API", stack.api_url),
+        ("Websocket", f"{stack.ws_url} (reserved)"),
+        ("AWS (moto)", f"{stack.aws_endpoint} region {stack.region}"),
+        *stack.summary,
+        ("Contract", str(stack.local_json)),
+        ("Get a token", "make token EMAIL=you@example.com"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"Tandem local stack (stage {stack.stage}, stack {stack.stack_name})"]
+    lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    lines.append(f"Tandem is ready in {seconds:.1f} s on {stack.api_url} (Ctrl-C stops it)")
+    return "\n".join(lines)
+
+
+def run(
+    stack: Stack,
+    components: Sequence[Component],
+    stop: threading.Event,
+    started_at: float,
+    say: Any = print,
+) -> None:
+    """Starts the components in order, announces readiness, waits for `stop`, then stops
+    whatever started, in reverse order (also when a start fails)."""
+    started: list[Component] = []
+    try:
+        for component in components:
+            if stop.is_set():
+                return
+            component.start(stack)
+            started.append(component)
+        write_contract(stack)
+        say(summary_text(stack, time.perf_counter() - started_at), flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        remove_contract(stack)
+        for component in reversed(started):
+            try:
+                component.stop()
+            except Exception as error:  # one component's failure must not keep others up
+                say(f"stopping {component.name} failed: {error!r}", flush=True)
