@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv lint typecheck pytest test check clean run token
+.PHONY: venv lint typecheck pytest test check clean run token package deploy
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -36,6 +36,25 @@ run: venv
 token: venv
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=you@example.com" >&2; exit 2; }
 	@$(BIN)/python -m devstack token "$(EMAIL)"
+
+# The deployable stack of a stage (dev or prod) in build/package/: sam.json and
+# deployment.zip, from `chalice package` with the merge template built from infra/.
+# Offline apart from the package registry. See docs/deploy.md.
+STAGE ?= dev
+STACK ?= tandem-$(STAGE)
+package: venv
+	$(BIN)/python -m devstack.package --stage $(STAGE)
+	$(BIN)/cfn-lint build/package/sam.json
+
+# Deploys build/package/ as the stack tandem-$(STAGE). Needs the AWS CLI, credentials, and
+# an S3 bucket for the code: make deploy STAGE=dev ARTIFACT_BUCKET=... [ALERT_EMAIL=...]
+deploy: package
+	@test -n "$(ARTIFACT_BUCKET)" || { echo "usage: make deploy STAGE=dev ARTIFACT_BUCKET=<S3 bucket>" >&2; exit 2; }
+	aws cloudformation package --template-file build/package/sam.json \
+		--s3-bucket "$(ARTIFACT_BUCKET)" --output-template-file build/package/packaged.json --use-json
+	aws cloudformation deploy --template-file build/package/packaged.json --stack-name "$(STACK)" \
+		--s3-bucket "$(ARTIFACT_BUCKET)" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		$(if $(ALERT_EMAIL),--parameter-overrides AlertEmail="$(ALERT_EMAIL)")
 
 check: test
 
