@@ -6,6 +6,7 @@ translates the one template into API calls instead of keeping a second definitio
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from chalicelib.core.settings import RESOURCE_ENV
+from chalicelib.core.settings import EVENT_SOURCE_ENV, RESOURCE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "resources.yaml"
@@ -33,16 +34,20 @@ class Context:
     stack_name: str
     region: str = "us-east-1"
     account_id: str = "123456789012"
+    # What `Ref` of each created resource gives, and its `Fn::GetAtt` attributes.
     names: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
-        """Resolves the intrinsics the template uses for names: Fn::Sub and Ref."""
+        """Resolves the intrinsics the template uses: Fn::Sub, Ref and Fn::GetAtt."""
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._pseudo(m.group(1)), arg)
             if key == "Ref":
                 return self._pseudo(arg)
+            if key == "Fn::GetAtt":
+                return self.attributes[(arg[0], arg[1])]
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -84,18 +89,87 @@ def create_tables(dynamodb: Any, template: dict[str, Any], ctx: Context) -> None
         if ttl:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         ctx.names[logical] = name
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        ctx.attributes[(logical, "Arn")] = table["TableArn"]
+        if "LatestStreamArn" in table:
+            ctx.attributes[(logical, "StreamArn")] = table["LatestStreamArn"]
+
+
+def create_topics(sns: Any, template: dict[str, Any], ctx: Context) -> None:
+    for logical, resource in resources_of(template, "AWS::SNS::Topic").items():
+        props = ctx.resolve(resource["Properties"])
+        arn = sns.create_topic(Name=props["TopicName"])["TopicArn"]
+        ctx.names[logical] = arn
+        ctx.attributes[(logical, "TopicArn")] = arn
+
+
+# Queue properties that are SQS attributes under the same name; RedrivePolicy is JSON.
+_QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+
+
+def create_queues(sqs: Any, template: dict[str, Any], ctx: Context) -> None:
+    """Queues in template order, so that a DLQ exists before the queue that redrives to it."""
+    for logical, resource in resources_of(template, "AWS::SQS::Queue").items():
+        props = ctx.resolve(resource["Properties"])
+        attributes = {key: str(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        ctx.names[logical] = url
+        ctx.attributes[(logical, "Arn")] = arn["QueueArn"]
+        ctx.attributes[(logical, "QueueName")] = props["QueueName"]
+    for resource in resources_of(template, "AWS::SQS::QueuePolicy").values():
+        props = ctx.resolve(resource["Properties"])
+        for url in props["Queues"]:
+            policy = json.dumps(props["PolicyDocument"])
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+
+
+# Subscription properties that are SNS subscription attributes (filter policies are JSON).
+_SUBSCRIPTION_ATTRIBUTES = ("RawMessageDelivery", "FilterPolicyScope", "FilterPolicy")
+
+
+def create_subscriptions(sns: Any, template: dict[str, Any], ctx: Context) -> None:
+    for logical, resource in resources_of(template, "AWS::SNS::Subscription").items():
+        props = ctx.resolve(resource["Properties"])
+        attributes = {}
+        for key in _SUBSCRIPTION_ATTRIBUTES:
+            if key in props:
+                value = props[key]
+                attributes[key] = (
+                    json.dumps(value)
+                    if isinstance(value, dict)
+                    else str(value).lower()
+                    if isinstance(value, bool)
+                    else str(value)
+                )
+        arn = sns.subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        ctx.names[logical] = arn
 
 
 def provision(session: Any, ctx: Context, template: dict[str, Any] | None = None) -> Context:
     template = template or load_template()
     create_tables(session.client("dynamodb", region_name=ctx.region), template, ctx)
+    sns = session.client("sns", region_name=ctx.region)
+    create_topics(sns, template, ctx)
+    create_queues(session.client("sqs", region_name=ctx.region), template, ctx)
+    create_subscriptions(sns, template, ctx)
     create_user_pools(session.client("cognito-idp", region_name=ctx.region), template, ctx)
     return ctx
 
 
 def environment(ctx: Context) -> dict[str, str]:
     """The app's environment for a provisioned stack: the settings' env var -> physical name."""
-    return {env: ctx.names[logical] for env, logical in RESOURCE_ENV.items()}
+    env = {name: ctx.names[logical] for name, logical in RESOURCE_ENV.items()}
+    env.update({name: ctx.attributes[ref] for name, ref in EVENT_SOURCE_ENV.items()})
+    return env
 
 
 # ---- Cognito (issue 4) ------------------------------------------------------------------

@@ -27,6 +27,8 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # moto in-process routes only regional hostnames, not botocore's account-based ones.
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
@@ -167,12 +169,39 @@ class Api:
         return self.request("DELETE", path, user, **kw)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    """Each test gets its own AWS clients, and any fake a test installed goes away."""
+    from chalicelib.core import clients
+
+    clients.reset()
+    yield
+    clients.reset()
+
+
 @pytest.fixture
-def api(stack: Context) -> Iterator[Api]:
+def chalice_client(stack: Context) -> Iterator[Client]:
     from app import app
 
     with Client(app, stage_name=STAGE) as client:
-        yield Api(client)
+        yield client
+
+
+@pytest.fixture
+def api(chalice_client: Client) -> Api:
+    return Api(chalice_client)
+
+
+@pytest.fixture
+def pump(
+    aws: boto3.Session, stack: Context, chalice_client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    """The event pump, calling the real handlers through the Chalice test client."""
+    from app import app
+    from devstack.pump import Pump, lambda_invoker
+
+    monkeypatch.setenv("TANDEM_CASCADE_SWEEP_DELAY_SECONDS", "0")
+    return Pump(aws, stack, app, invoke=lambda_invoker(app, STAGE), retry_visibility=0)
 
 
 @pytest.fixture

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from functools import lru_cache
+from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
 
+class _CurrentStdout(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stdout is when a record is emitted, not when the logger was
+    built: in Lambda that is the same stream; under a test runner it is swapped per test."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 @lru_cache(maxsize=1)
 def logger() -> Logger:
-    return Logger(service="tandem")
+    return Logger(service="tandem", logger_handler=_CurrentStdout())

@@ -13,6 +13,22 @@ RESOURCE_ENV: dict[str, str] = {
     "TANDEM_TASK_PROJECTS_TABLE": "TaskProjectsTable",
     "TANDEM_NOTES_TABLE": "NotesTable",
     "TANDEM_IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "TANDEM_PROJECTS_TOPIC_ARN": "ProjectsTopic",
+    "TANDEM_TASKS_TOPIC_ARN": "TasksTopic",
+    "TANDEM_NOTES_TOPIC_ARN": "NotesTopic",
+    "TANDEM_PROJECT_UPSERTS_DLQ_URL": "TasksProjectUpsertsDLQ",
+    "TANDEM_PROJECT_DELETIONS_QUEUE_URL": "TasksProjectDeletionsQueue",
+    "TANDEM_PROJECT_DELETIONS_DLQ_URL": "TasksProjectDeletionsDLQ",
+}
+
+# Event sources Chalice needs as ARNs when handlers are declared (import time), as
+# env var -> (logical id, attribute). Packaging points them at the template's resources.
+EVENT_SOURCE_ENV: dict[str, tuple[str, str]] = {
+    "TANDEM_PROJECTS_STREAM_ARN": ("ProjectsTable", "StreamArn"),
+    "TANDEM_TASKS_STREAM_ARN": ("TasksTable", "StreamArn"),
+    "TANDEM_NOTES_STREAM_ARN": ("NotesTable", "StreamArn"),
+    "TANDEM_PROJECT_UPSERTS_QUEUE_ARN": ("TasksProjectUpsertsQueue", "Arn"),
+    "TANDEM_PROJECT_DELETIONS_QUEUE_ARN": ("TasksProjectDeletionsQueue", "Arn"),
 }
 
 STAGES = ("local", "dev", "prod")
@@ -26,6 +42,15 @@ class Settings:
     task_projects_table: str
     notes_table: str
     idempotency_table: str
+    projects_topic_arn: str
+    tasks_topic_arn: str
+    notes_topic_arn: str
+    project_upserts_dlq_url: str
+    project_deletions_queue_url: str
+    project_deletions_dlq_url: str
+    cascade_max_tasks: int
+    cascade_sweep_delay: int
+    cascade_time_margin: int
     max_body_bytes: int
     tombstone_days: int
     idempotency_hours: int
@@ -53,6 +78,17 @@ def get_settings() -> Settings:
         task_projects_table=env.get("TANDEM_TASK_PROJECTS_TABLE", ""),
         notes_table=env.get("TANDEM_NOTES_TABLE", ""),
         idempotency_table=env.get("TANDEM_IDEMPOTENCY_TABLE", ""),
+        projects_topic_arn=env.get("TANDEM_PROJECTS_TOPIC_ARN", ""),
+        tasks_topic_arn=env.get("TANDEM_TASKS_TOPIC_ARN", ""),
+        notes_topic_arn=env.get("TANDEM_NOTES_TOPIC_ARN", ""),
+        project_upserts_dlq_url=env.get("TANDEM_PROJECT_UPSERTS_DLQ_URL", ""),
+        project_deletions_queue_url=env.get("TANDEM_PROJECT_DELETIONS_QUEUE_URL", ""),
+        project_deletions_dlq_url=env.get("TANDEM_PROJECT_DELETIONS_DLQ_URL", ""),
+        cascade_max_tasks=_int("TANDEM_CASCADE_MAX_TASKS", 2000),
+        cascade_sweep_delay=_int("TANDEM_CASCADE_SWEEP_DELAY_SECONDS", 60),
+        # A cascade round stops taking new tasks when less than this is left of its
+        # Lambda's time (the function's timeout is 120 s).
+        cascade_time_margin=_int("TANDEM_CASCADE_TIME_MARGIN_SECONDS", 30),
         max_body_bytes=_int("TANDEM_MAX_BODY_BYTES", 256 * 1024),
         tombstone_days=_int("TANDEM_TOMBSTONE_DAYS", 30),
         idempotency_hours=_int("TANDEM_IDEMPOTENCY_HOURS", 24),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from typing import Any
+
+from chalice.app import Blueprint, DynamoDBEvent, Response
 
 from chalicelib.core.auth import AUTHORIZER
 from chalicelib.core.context import correlation_id
@@ -16,9 +18,12 @@ from chalicelib.core.http import (
     respond_resource,
 )
 from chalicelib.core.identity import current_user_id
+from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
+from chalicelib.core.sources import NOTES_STREAM_ARN
 
 from . import service
+from .events import NOTE_CHANGES
 from .schemas import NoteIn, NoteListQuery, NoteOut
 
 bp = Blueprint(__name__)
@@ -72,3 +77,9 @@ def delete_note(note_id: str) -> Response:
     request = bp.current_request
     service.delete_note(current_user_id(request), note_id, if_match(request), correlation_id())
     return no_content()
+
+
+@bp.on_dynamodb_record(stream_arn=NOTES_STREAM_ARN, starting_position="TRIM_HORIZON")
+def publish_note_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    """Trigger: the notes table's stream -> the notes topic."""
+    return publish_changes(event.to_dict()["Records"], NOTE_CHANGES)

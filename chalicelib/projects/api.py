@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from typing import Any
+
+from chalice.app import Blueprint, DynamoDBEvent, Response
 
 from chalicelib.core.auth import AUTHORIZER
 from chalicelib.core.context import correlation_id
@@ -16,9 +18,12 @@ from chalicelib.core.http import (
     respond_resource,
 )
 from chalicelib.core.identity import current_user_id
+from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
+from chalicelib.core.sources import PROJECTS_STREAM_ARN
 
 from . import service
+from .events import PROJECT_CHANGES
 from .schemas import ProjectIn, ProjectListQuery, ProjectOut
 
 bp = Blueprint(__name__)
@@ -70,3 +75,9 @@ def delete_project(project_id: str) -> Response:
         current_user_id(request), project_id, if_match(request), correlation_id()
     )
     return no_content()
+
+
+@bp.on_dynamodb_record(stream_arn=PROJECTS_STREAM_ARN, starting_position="TRIM_HORIZON")
+def publish_project_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    """Trigger: the projects table's stream -> the projects topic."""
+    return publish_changes(event.to_dict()["Records"], PROJECT_CHANGES)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from typing import Any
+
+from chalice.app import Blueprint, DynamoDBEvent, Response, SQSEvent
 
 from chalicelib.core.auth import AUTHORIZER
 from chalicelib.core.context import correlation_id
@@ -16,9 +18,15 @@ from chalicelib.core.http import (
     respond_resource,
 )
 from chalicelib.core.identity import current_user_id
+from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
+from chalicelib.core.sources import (
+    PROJECT_DELETIONS_QUEUE_ARN,
+    PROJECT_UPSERTS_QUEUE_ARN,
+    TASKS_STREAM_ARN,
+)
 
-from . import service
+from . import events, service
 from .schemas import TaskIn, TaskListQuery, TaskOut
 
 bp = Blueprint(__name__)
@@ -72,3 +80,24 @@ def delete_task(task_id: str) -> Response:
     request = bp.current_request
     service.delete_task(current_user_id(request), task_id, if_match(request), correlation_id())
     return no_content()
+
+
+@bp.on_dynamodb_record(stream_arn=TASKS_STREAM_ARN, starting_position="TRIM_HORIZON")
+def publish_task_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    """Trigger: the tasks table's stream -> the tasks topic."""
+    return publish_changes(event.to_dict()["Records"], events.TASK_CHANGES)
+
+
+@bp.on_sqs_message(queue_arn=PROJECT_UPSERTS_QUEUE_ARN, batch_size=10)
+def on_project_upserted(event: SQSEvent) -> dict[str, Any]:
+    """project-created / project-updated -> the Tasks service's record of the project."""
+    return events.on_project_upserted(event.to_dict())
+
+
+@bp.on_sqs_message(queue_arn=PROJECT_DELETIONS_QUEUE_ARN, batch_size=1)
+def on_project_deleted(event: SQSEvent) -> dict[str, Any]:
+    """project-deleted -> tombstone the record, then cascade in bounded rounds."""
+    context: Any = event.context
+    return events.on_project_deleted(
+        event.to_dict(), lambda: context.get_remaining_time_in_millis() / 1000
+    )

@@ -1,0 +1,82 @@
+"""SNS -> SQS -> Lambda consumers: one record at a time, partial batch failures.
+
+A record whose handler raises is reported failed, so SQS redelivers only it, and after
+maxReceiveCount the queue's redrive policy moves it to the DLQ. A poison message (not a
+valid envelope, unknown schemaVersion) can never succeed, so it is sent to the DLQ at
+once with the reason as a message attribute, and does not fail its neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from .clients import client
+from .context import set_correlation_id
+from .events import Envelope, PoisonMessage, parse_envelope
+from .log import logger
+
+EnvelopeHandler = Callable[[Envelope, SQSRecord], None]
+
+
+def _raw_attributes(record: SQSRecord) -> dict[str, dict[str, Any]]:
+    """The record's message attributes as Lambda delivers them (name -> stringValue...)."""
+    raw = record.raw_event.get("messageAttributes") or {}
+    return {name: value for name, value in raw.items() if isinstance(value, dict)}
+
+
+def string_attribute(record: SQSRecord, name: str) -> str | None:
+    value = _raw_attributes(record).get(name, {}).get("stringValue")
+    return value if isinstance(value, str) else None
+
+
+def _dead_letter(record: SQSRecord, reason: str, dead_letter_url: str) -> None:
+    attributes = {
+        name: {"DataType": value.get("dataType", "String"), "StringValue": value["stringValue"]}
+        for name, value in _raw_attributes(record).items()
+        if isinstance(value.get("stringValue"), str)
+    }
+    attributes["failureReason"] = {"DataType": "String", "StringValue": reason[:1000]}
+    client("sqs").send_message(
+        QueueUrl=dead_letter_url, MessageBody=record.body or "", MessageAttributes=attributes
+    )
+
+
+def consume(
+    event: Mapping[str, Any],
+    handle: EnvelopeHandler,
+    dead_letter_url: Callable[[], str],
+) -> dict[str, Any]:
+    log = logger()
+
+    def handle_record(record: SQSRecord) -> None:
+        try:
+            envelope = parse_envelope(record.body or "")
+            set_correlation_id(envelope.correlation_id)
+            log.set_correlation_id(envelope.correlation_id)
+            handle(envelope, record)
+        except PoisonMessage as poison:
+            log.error(
+                "poison message sent to the dead-letter queue",
+                extra={"messageId": record.message_id, "reason": str(poison)},
+            )
+            _dead_letter(record, str(poison), dead_letter_url())
+        except Exception:
+            # Reported as this record's failure: SQS redelivers it, then redrives it.
+            log.exception(
+                "record failed; it will be retried", extra={"messageId": record.message_id}
+            )
+            raise
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(
+        event=dict(event), record_handler=handle_record, processor=processor
+    )
+    return dict(response)

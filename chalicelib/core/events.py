@@ -1,0 +1,128 @@
+"""The versioned event envelope every topic and queue carries (docs/events.md).
+
+Readers ignore unknown fields; an unknown major schemaVersion or an envelope that fails
+validation is a PoisonMessage, which consumers send to their dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+SCHEMA_VERSION = 1
+SOURCES = ("projects", "tasks", "notes")
+ACTIONS = ("created", "updated", "deleted")
+RESOURCE_OF_SOURCE = {"projects": "project", "tasks": "task", "notes": "note"}
+EVENT_TYPES = tuple(
+    f"{resource}-{action}" for resource in RESOURCE_OF_SOURCE.values() for action in ACTIONS
+)
+
+
+class PoisonMessage(Exception):
+    """A message that no retry can make valid: it belongs in the dead-letter queue."""
+
+
+class _Subject(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    user_id = fields.String(required=True, data_key="userId", validate=validate.Length(1, 128))
+    id = fields.String(required=True, validate=validate.Length(1, 128))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    event_id = fields.String(required=True, data_key="eventId", validate=validate.Length(1, 256))
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    schema_version = fields.Integer(required=True, strict=True, data_key="schemaVersion")
+    occurred_at = fields.AwareDateTime(required=True, data_key="occurredAt")
+    correlation_id = fields.String(
+        required=True, data_key="correlationId", validate=validate.Length(1, 256)
+    )
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    subject = fields.Nested(_Subject, required=True)
+    data = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Subject:
+    user_id: str
+    id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    type: str
+    occurred_at: datetime
+    correlation_id: str
+    source: str
+    subject: Subject
+    data: dict[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id,
+            "type": self.type,
+            "schemaVersion": self.schema_version,
+            "occurredAt": self.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{self.occurred_at.microsecond // 1000:03d}Z",
+            "correlationId": self.correlation_id,
+            "source": self.source,
+            "subject": {
+                "userId": self.subject.user_id,
+                "id": self.subject.id,
+                "version": self.subject.version,
+            },
+            "data": self.data,
+        }
+
+    def message_attributes(self) -> dict[str, dict[str, str]]:
+        """SNS/SQS message attributes: subscriptions filter on eventType."""
+        return {
+            "eventType": {"DataType": "String", "StringValue": self.type},
+            "correlationId": {"DataType": "String", "StringValue": self.correlation_id},
+        }
+
+
+def event_id(source: str, resource_id: str, version: int) -> str:
+    """Stable across re-publishes of the same change: every change bumps the version."""
+    return f"{source}:{resource_id}:v{version}"
+
+
+def parse_envelope(body: str | bytes | dict[str, Any]) -> Envelope:
+    try:
+        raw = json.loads(body) if isinstance(body, str | bytes) else body
+    except ValueError as error:
+        raise PoisonMessage(f"body is not JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise PoisonMessage("body is not a JSON object")
+    version = raw.get("schemaVersion")
+    if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
+        raise PoisonMessage(f"unsupported schemaVersion {version}")
+    try:
+        loaded = EnvelopeSchema().load(raw)
+    except ValidationError as error:
+        raise PoisonMessage(f"invalid envelope: {error.messages}") from None
+    subject = loaded["subject"]
+    if RESOURCE_OF_SOURCE[loaded["source"]] != loaded["type"].split("-", 1)[0]:
+        raise PoisonMessage(f"type {loaded['type']} does not belong to source {loaded['source']}")
+    return Envelope(
+        event_id=loaded["event_id"],
+        type=loaded["type"],
+        occurred_at=loaded["occurred_at"],
+        correlation_id=loaded["correlation_id"],
+        source=loaded["source"],
+        subject=Subject(subject["user_id"], subject["id"], subject["version"]),
+        data=loaded["data"],
+        schema_version=loaded["schema_version"],
+    )

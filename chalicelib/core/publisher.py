@@ -1,0 +1,106 @@
+"""The trigger pattern: a table's DynamoDB stream -> envelopes -> the service's topic.
+
+Request handlers only write their own table; this turns each committed change into its
+event, so a committed write is always published (at least once) and a failed one never.
+Records are published in stream order. On the first failure the handler reports that
+record as the batch's failure, so Lambda retries from it (bounded, bisecting, with an
+on-failure destination) and never skips past it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.models import Model
+
+from .clients import client
+from .context import set_correlation_id
+from .events import RESOURCE_OF_SOURCE, Envelope, Subject, event_id
+from .log import logger
+
+Image = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChangeSource:
+    """How one service's table items become events."""
+
+    source: str  # "projects" | "tasks" | "notes"
+    model: type[Model]
+    id_attribute: str  # e.g. "projectId"
+    dump: Callable[[Any], dict[str, Any]]
+    topic_arn: Callable[[], str]
+
+
+def _action(record: Mapping[str, Any]) -> str | None:
+    """created/updated/deleted, or None for changes that are not domain events: the TTL
+    purge of a tombstone, and writes that leave the version as it was."""
+    name = record.get("eventName")
+    change = record.get("dynamodb", {})
+    new, old = change.get("NewImage"), change.get("OldImage")
+    if name == "INSERT" and new is not None:
+        return "deleted" if "deletedAt" in new else "created"
+    if name == "MODIFY" and new is not None and old is not None:
+        if new.get("version") == old.get("version"):
+            return None
+        if "deletedAt" in new:
+            return None if "deletedAt" in old else "deleted"
+        return "updated"
+    return None  # REMOVE: only the TTL purge of a tombstone already published as deleted
+
+
+def envelope_of(record: Mapping[str, Any], change_source: ChangeSource) -> Envelope | None:
+    action = _action(record)
+    if action is None:
+        return None
+    image = record["dynamodb"]["NewImage"]
+    item = change_source.model.from_raw_data(dict(image))
+    version = int(image["version"]["N"])
+    resource_id = image[change_source.id_attribute]["S"]
+    occurred = item.updated_at if hasattr(item, "updated_at") else datetime.now(UTC)
+    return Envelope(
+        event_id=event_id(change_source.source, resource_id, version),
+        type=f"{RESOURCE_OF_SOURCE[change_source.source]}-{action}",
+        occurred_at=occurred,
+        correlation_id=image.get("requestId", {}).get("S") or "unknown",
+        source=change_source.source,
+        subject=Subject(image["userId"]["S"], resource_id, version),
+        data=change_source.dump(item),
+    )
+
+
+def publish(envelope: Envelope, topic_arn: str) -> None:
+    client("sns").publish(
+        TopicArn=topic_arn,
+        Message=json.dumps(envelope.to_json()),
+        MessageAttributes=envelope.message_attributes(),
+    )
+
+
+def publish_changes(
+    records: Iterable[Mapping[str, Any]], change_source: ChangeSource
+) -> dict[str, list[dict[str, str]]]:
+    """Publishes in order; returns Lambda's partial batch response."""
+    log = logger()
+    topic_arn = change_source.topic_arn()
+    for record in records:
+        sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
+        try:
+            envelope = envelope_of(record, change_source)
+            if envelope is None:
+                continue
+            set_correlation_id(envelope.correlation_id)
+            log.set_correlation_id(envelope.correlation_id)
+            publish(envelope, topic_arn)
+            log.info("published", extra={"eventId": envelope.event_id, "type": envelope.type})
+        except Exception:
+            log.exception(
+                "publish failed; the stream retries from this record",
+                extra={"sequenceNumber": sequence},
+            )
+            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    return {"batchItemFailures": []}
