@@ -13,7 +13,9 @@ app = Chalice(app_name="tandem")
 # API Gateway's Cognito authorizer verifies tokens in dev/prod; the router checks them
 # itself only when the stage is local (decided per request, see core.local_auth).
 app.register_middleware(
-    make_router_middleware(authenticate=local_auth.authenticate_local_stage), "http"
+    # The route table lets a method no route declares get its 405 (see core.http).
+    make_router_middleware(authenticate=local_auth.authenticate_local_stage, routes=app.routes),
+    "http",
 )
 app.register_blueprint(meta)
 app.register_blueprint(projects)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import PreconditionFailed
+
+# "<version>" as etag() writes it, or the bare version that some clients send.
+_VERSION_TAG = re.compile(r'"(0|[1-9][0-9]{0,17})"|(0|[1-9][0-9]{0,17})', re.ASCII)
 
 
 def etag(version: int) -> str:
@@ -37,9 +41,11 @@ def parse_entity_tags(header: str | None, *, weak_matches: bool) -> EntityTags |
             if not weak_matches:
                 continue
             tag = tag[2:]
-        tag = tag.strip('"')
-        if tag.isdigit() and len(tag) < 19:
-            versions.add(int(tag))
+        # strip('"') + isdigit() let the malformed `"1` and `"01"` match version 1, and
+        # crashed int() on `"²"` (a Unicode digit) with a 500.
+        match = _VERSION_TAG.fullmatch(tag)
+        if match:
+            versions.add(int(match.group(1) or match.group(2)))
     return EntityTags(any=False, versions=frozenset(versions))
 
 

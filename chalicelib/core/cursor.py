@@ -23,15 +23,19 @@ _MAX_CURSOR_CHARS = 2048
 _MAX_VALUE_CHARS = 1024
 
 
-def _fingerprint(scope: str) -> str:
-    return hashlib.sha256(scope.encode()).hexdigest()[:24]
+def _fingerprint(scope: str, key: dict[str, Any]) -> str:
+    # The key is part of the fingerprint: an edited key (another user's or another
+    # filter's partition, which DynamoDB would refuse with a 500 or moto would silently
+    # restart from) no longer matches, and is a 400 like any other bad cursor.
+    canonical = json.dumps(key, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{scope}\x00{canonical}".encode()).hexdigest()[:24]
 
 
 def encode_cursor(last_key: DynamoKey | None, scope: str) -> str | None:
     if not last_key:
         return None
     key = {name: value["S"] for name, value in sorted(last_key.items())}
-    raw = json.dumps({"v": 1, "q": _fingerprint(scope), "k": key}, separators=(",", ":"))
+    raw = json.dumps({"v": 1, "q": _fingerprint(scope, key), "k": key}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -48,11 +52,11 @@ def decode_cursor(token: str | None, scope: str, key_names: Iterable[str]) -> Dy
         raise invalid from None
     if not isinstance(payload, dict) or payload.get("v") != 1:
         raise invalid
-    if payload.get("q") != _fingerprint(scope):
-        raise invalid
     key = payload.get("k")
     if not isinstance(key, dict) or set(key) != set(key_names):
         raise invalid
     if not all(isinstance(v, str) and 0 < len(v) <= _MAX_VALUE_CHARS for v in key.values()):
+        raise invalid
+    if payload.get("q") != _fingerprint(scope, key):
         raise invalid
     return {name: {"S": value} for name, value in key.items()}

@@ -85,9 +85,21 @@ def _check_body_size(request: Request) -> None:
         raise PayloadTooLarge(f"The request body is larger than {cap} bytes.")
 
 
-def make_router_middleware(authenticate: Authenticator | None) -> Callable[..., Response]:
+def make_router_middleware(
+    authenticate: Authenticator | None,
+    routes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Callable[..., Response]:
     """The one HTTP middleware. `authenticate`, when given, verifies the token itself and
-    fills the authorizer claims (local stage); otherwise API Gateway has done so."""
+    fills the authorizer claims (local stage); otherwise API Gateway has done so.
+
+    `routes` is the app's route table (path -> method -> entry). A method that no route
+    declares has no authorizer, so it carries no claims and used to get a 401; with the
+    table it gets Chalice's 405 (as problem+json) instead. No view runs for it."""
+
+    def needs_user(request: Request) -> bool:
+        if request.path in PUBLIC_PATHS:
+            return False
+        return routes is None or request.method in routes.get(request.path, {})
 
     def router(request: Request, get_response: GetResponse) -> Response:
         started = time.perf_counter()
@@ -97,7 +109,7 @@ def make_router_middleware(authenticate: Authenticator | None) -> Callable[..., 
         log.set_correlation_id(request_id)
         user_id: str | None = None
         try:
-            if request.path not in PUBLIC_PATHS:
+            if needs_user(request):
                 if authenticate is not None:
                     authenticate(request)
                 user_id = current_user_id(request)
@@ -136,8 +148,10 @@ def json_body(request: Request) -> Any:
     if not raw.strip():
         raise BadRequest("A JSON request body is required.")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # UTF-8 only, as the contract says (json.loads would also guess UTF-16/32), and a
+        # pathologically nested document is malformed too, not a RecursionError's 500.
+        return json.loads(raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("The request body is not valid JSON.") from None
 
 

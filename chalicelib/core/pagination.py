@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from marshmallow import fields, validate
+from pynamodb.exceptions import QueryError
 from pynamodb.pagination import ResultIterator
 
 from .cursor import DynamoKey, decode_cursor, encode_cursor
+from .errors import BadRequest
 from .schema import LoadSchema
 
 T = TypeVar("T")
@@ -47,10 +49,17 @@ def paginate(
     start = decode_cursor(cursor, scope, key_names)
     results = run_query(start, limit + 1)
     items: list[T] = []
-    for item in results:
-        items.append(item)
-        if len(items) == limit:
-            break
+    try:
+        for item in results:
+            items.append(item)
+            if len(items) == limit:
+                break
+    except QueryError as error:
+        # DynamoDB refuses a start key outside the query's partition or schema
+        # (ValidationException); that is the client's bad cursor, a 400 and not a 500.
+        if start is not None and error.cause_response_code == "ValidationException":
+            raise BadRequest("The cursor is invalid or belongs to another query.") from None
+        raise
     resume_after = results.last_evaluated_key
     has_more = len(items) == limit and next(results, None) is not None
     return Page(items, encode_cursor(resume_after, scope) if has_more else None)

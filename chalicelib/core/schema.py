@@ -70,7 +70,21 @@ def load(schema: LoadSchema, data: Any, *, partial: bool = False) -> dict[str, A
         loaded = schema.load(writable, partial=partial)
     except ValidationError as error:
         messages = error.messages
-        errors.update(messages if isinstance(messages, dict) else {"_schema": messages})
+        nested = messages if isinstance(messages, dict) else {"_schema": messages}
+        errors.update({field: _flat_messages(value) for field, value in nested.items()})
     if errors:
         raise ValidationFailed(errors)
     return loaded
+
+
+def _flat_messages(value: Any) -> list[str]:
+    """The contract's `errors` maps a field to a flat list of messages, but Marshmallow
+    nests the errors of list items ({"tags": {0: [...]}}); the item's index moves into
+    the message instead: {"tags": ["0: Not a valid string."]}."""
+    if isinstance(value, Mapping):
+        return [
+            f"{key}: {message}" for key, inner in value.items() for message in _flat_messages(inner)
+        ]
+    if isinstance(value, list | tuple):
+        return [message for item in value for message in _flat_messages(item)]
+    return [str(value)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
 from chalicelib.core.pagination import PageQuery
 from chalicelib.core.schema import DumpSchema, LoadSchema, Timestamp
@@ -22,16 +22,21 @@ class NoteIn(LoadSchema):
     task_id = fields.String(
         load_default=None, allow_none=True, data_key="taskId", validate=validate.Length(1, 64)
     )
+    # null means "no tags", like the other optional fields. The limit counts distinct
+    # tags, so it is checked after duplicates collapse (see _distinct_tags).
     tags = fields.List(
         fields.String(validate=validate.Length(1, 64)),
         load_default=list,
-        validate=validate.Length(max=MAX_TAGS),
+        allow_none=True,
     )
 
     @post_load
     def _distinct_tags(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if data.get("tags") is not None:
-            data["tags"] = list(dict.fromkeys(data["tags"]))
+        if "tags" in data:
+            tags = list(dict.fromkeys(data["tags"] or ()))
+            if len(tags) > MAX_TAGS:
+                raise ValidationError(f"At most {MAX_TAGS} distinct tags.", field_name="tags")
+            data["tags"] = tags
         return data
 
 

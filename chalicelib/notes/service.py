@@ -29,7 +29,12 @@ def _check_references(user_id: str, project_id: str | None, task_id: str | None)
         raise UnprocessableReference("projectId", "The project does not exist or is not yours.")
     if task_id is not None:
         task_project = tasks.task_project_id(user_id, task_id)
-        if task_project is None:
+        # A task whose project is deleted is gone too, even before the project-deleted
+        # event has reached the Tasks service; ask the Projects service, the owner.
+        if task_project is None or (
+            task_project != project_id
+            and projects.live_project_version(user_id, task_project) is None
+        ):
             raise UnprocessableReference("taskId", "The task does not exist or is not yours.")
         if project_id is not None and task_project != project_id:
             raise UnprocessableReference("taskId", "The task belongs to another project.")
