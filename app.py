@@ -9,7 +9,8 @@ from chalicelib.notes.api import bp as notes
 from chalicelib.projects.api import bp as projects
 from chalicelib.tasks.api import bp as tasks
 
-app = Chalice(app_name="tandem")
+# Powertools' JSON handler is the one log handler; Chalice's own would print every line twice.
+app = Chalice(app_name="tandem", configure_logs=False)
 # API Gateway's Cognito authorizer verifies tokens in dev/prod; the router checks them
 # itself only when the stage is local (decided per request, see core.local_auth).
 app.register_middleware(
