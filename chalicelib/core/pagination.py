@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Generic, TypeVar
 
 from marshmallow import fields, validate
 from pynamodb.exceptions import QueryError
+from pynamodb.expressions.condition import Condition
 from pynamodb.pagination import ResultIterator
 
 from .cursor import DynamoKey, decode_cursor, encode_cursor
@@ -63,3 +65,30 @@ def paginate(
     resume_after = results.last_evaluated_key
     has_more = len(items) == limit and next(results, None) is not None
     return Page(items, encode_cursor(resume_after, scope) if has_more else None)
+
+
+def query_page(
+    query: Callable[..., ResultIterator[T]],
+    hash_key: str,
+    filters: Sequence[Condition],
+    *,
+    limit: int,
+    cursor: str | None,
+    scope: str,
+    key_names: Iterable[str],
+) -> Page[T]:
+    """A page of a model's or index's `query` on one partition, narrowed by `filters`."""
+    condition = reduce(lambda a, b: a & b, filters) if filters else None
+    return paginate(
+        lambda start, n: query(
+            hash_key,
+            filter_condition=condition,
+            last_evaluated_key=start,
+            limit=n,
+            page_size=n,
+        ),
+        limit=limit,
+        cursor=cursor,
+        scope=scope,
+        key_names=key_names,
+    )

@@ -4,7 +4,6 @@ services' public functions, never their tables."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import reduce
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -14,12 +13,12 @@ from chalicelib.core.conditional import EntityTags
 from chalicelib.core.errors import NotFound, UnprocessableReference
 from chalicelib.core.ids import is_id, new_id
 from chalicelib.core.models import condition_failed, tombstone_expiry, utcnow
-from chalicelib.core.pagination import Page, paginate
+from chalicelib.core.pagination import Page, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 from chalicelib.projects import service as projects
 from chalicelib.tasks import service as tasks
 
-from .models import Note, NotesByProject, NotesByTask, owner_key
+from .models import Note, owner_key
 
 _NOT_FOUND = "No such note."
 
@@ -72,45 +71,28 @@ def list_notes(
     """One Query per filter combination: the task index, the project index, or the owner's
     partition. A tag narrows the Query server-side (tags are a list, which no key can hold)."""
     filters: list[Condition] = []
-    index: NotesByTask | NotesByProject
     if tag is not None:
         filters.append(Note.tags.contains(tag))
+    query: Any
     if task_id is not None:
         if project_id is not None:
             filters.append(Note.project_id == project_id)
-        key, index, key_attr = owner_key(user_id, task_id), Note.by_task, "taskKey"
+        query, key, index_key = Note.by_task.query, owner_key(user_id, task_id), "taskKey"
     elif project_id is not None:
-        key, index, key_attr = owner_key(user_id, project_id), Note.by_project, "projectKey"
+        query, key, index_key = Note.by_project.query, owner_key(user_id, project_id), "projectKey"
     else:
         filters.insert(0, Note.deleted_at.does_not_exist())
-        filter_condition = reduce(lambda a, b: a & b, filters)
-        return paginate(
-            lambda start, n: Note.query(
-                user_id,
-                filter_condition=filter_condition,
-                last_evaluated_key=start,
-                limit=n,
-                page_size=n,
-            ),
-            limit=limit,
-            cursor=cursor,
-            scope=f"notes|all|{user_id}|{tag}",
-            key_names=("userId", "noteId"),
-        )
-    indexed_filter = reduce(lambda a, b: a & b, filters) if filters else None
-    return paginate(
-        lambda start, n: index.query(
-            key,
-            filter_condition=indexed_filter,
-            last_evaluated_key=start,
-            limit=n,
-            page_size=n,
-        ),
+        query, key, index_key = Note.query, user_id, None
+    page: Page[Note] = query_page(
+        query,
+        key,
+        filters,
         limit=limit,
         cursor=cursor,
-        scope=f"notes|{key_attr}|{key}|{project_id}|{tag}",
-        key_names=("userId", "noteId", key_attr),
+        scope=f"notes|{index_key}|{key}|{project_id}|{tag}",
+        key_names=("userId", "noteId", *([index_key] if index_key else [])),
     )
+    return page
 
 
 def _persist(note: Note, request_id: str) -> None:

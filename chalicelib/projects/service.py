@@ -12,7 +12,7 @@ from chalicelib.core.conditional import EntityTags
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_id, new_id
 from chalicelib.core.models import condition_failed, tombstone_expiry, utcnow
-from chalicelib.core.pagination import Page, paginate
+from chalicelib.core.pagination import Page, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 
 from .models import Project
@@ -54,14 +54,10 @@ def live_project_version(user_id: str, project_id: str) -> int | None:
 
 
 def list_projects(user_id: str, limit: int, cursor: str | None) -> Page[Project]:
-    return paginate(
-        lambda start, n: Project.query(
-            user_id,
-            filter_condition=Project.deleted_at.does_not_exist(),
-            last_evaluated_key=start,
-            limit=n,
-            page_size=n,
-        ),
+    return query_page(
+        Project.query,
+        user_id,
+        [Project.deleted_at.does_not_exist()],
         limit=limit,
         cursor=cursor,
         scope=f"projects|{user_id}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from functools import reduce
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
@@ -27,7 +26,7 @@ from chalicelib.core.models import (
     tombstone_expiry,
     utcnow,
 )
-from chalicelib.core.pagination import Page, paginate
+from chalicelib.core.pagination import Page, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 from chalicelib.projects import service as projects
 
@@ -198,55 +197,25 @@ def list_tasks(
     filters: list[Condition] = []
     if is_completed is not None:
         filters.append(Task.is_completed == is_completed)
+    query: Any
     if project_id is not None:
         if status is not None:
             filters.append(Task.status == status)
-        key = owner_key(user_id, project_id)
-        filter_condition = reduce(lambda a, b: a & b, filters) if filters else None
-        page = paginate(
-            lambda start, n: Task.by_project.query(
-                key,
-                filter_condition=filter_condition,
-                last_evaluated_key=start,
-                limit=n,
-                page_size=n,
-            ),
-            limit=limit,
-            cursor=cursor,
-            scope=f"tasks|project|{key}|{status}|{is_completed}",
-            key_names=("userId", "taskId", "projectKey"),
-        )
+        query, key, index_key = Task.by_project.query, owner_key(user_id, project_id), "projectKey"
     elif status is not None:
-        key = owner_key(user_id, status)
-        filter_condition = reduce(lambda a, b: a & b, filters) if filters else None
-        page = paginate(
-            lambda start, n: Task.by_status.query(
-                key,
-                filter_condition=filter_condition,
-                last_evaluated_key=start,
-                limit=n,
-                page_size=n,
-            ),
-            limit=limit,
-            cursor=cursor,
-            scope=f"tasks|status|{key}|{is_completed}",
-            key_names=("userId", "taskId", "statusKey"),
-        )
+        query, key, index_key = Task.by_status.query, owner_key(user_id, status), "statusKey"
     else:
-        filter_condition = reduce(lambda a, b: a & b, filters, Task.deleted_at.does_not_exist())
-        page = paginate(
-            lambda start, n: Task.query(
-                user_id,
-                filter_condition=filter_condition,
-                last_evaluated_key=start,
-                limit=n,
-                page_size=n,
-            ),
-            limit=limit,
-            cursor=cursor,
-            scope=f"tasks|all|{user_id}|{is_completed}",
-            key_names=("userId", "taskId"),
-        )
+        filters.insert(0, Task.deleted_at.does_not_exist())
+        query, key, index_key = Task.query, user_id, None
+    page: Page[Task] = query_page(
+        query,
+        key,
+        filters,
+        limit=limit,
+        cursor=cursor,
+        scope=f"tasks|{index_key}|{key}|{status}|{is_completed}",
+        key_names=("userId", "taskId", *([index_key] if index_key else [])),
+    )
     gone = _deleted_projects(user_id, {task.project_id for task in page.items})
     return Page([task for task in page.items if task.project_id not in gone], page.next_cursor)
 
