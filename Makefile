@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv lint typecheck pytest test check clean run token package deploy
+.PHONY: venv lint typecheck pytest test check clean bench run token package deploy
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -57,6 +57,12 @@ deploy: package
 		$(if $(ALERT_EMAIL),--parameter-overrides AlertEmail="$(ALERT_EMAIL)")
 
 check: test
+
+# Benchmarks, on demand only (never in make test); results go to docs/benchmarks.md.
+bench: venv
+	$(BIN)/python bench/cold_start.py 10
+	$(BIN)/python bench/api_latency.py 200
+
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
