@@ -33,10 +33,26 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
+class _ClientCachingSession(boto3.Session):  # type: ignore[misc]
+    """Building a botocore client costs ~50 ms. moto intercepts requests when they are
+    sent, so one client per service serves every test's fresh mock_aws."""
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        if args or set(kwargs) - {"region_name"}:
+            return super().client(service_name, *args, **kwargs)
+        key = (service_name, kwargs.get("region_name") or self.region_name)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = super().client(service_name, region_name=key[1])
+        return _CLIENTS[key]
+
+
 @pytest.fixture
 def aws() -> Iterator[boto3.Session]:
     with mock_aws():
-        yield boto3.Session(region_name=REGION)
+        yield _ClientCachingSession(region_name=REGION)
 
 
 @pytest.fixture
