@@ -7,10 +7,13 @@ from chalicelib.core.http import make_router_middleware
 from chalicelib.meta.api import bp as meta
 from chalicelib.notes.api import bp as notes
 from chalicelib.projects.api import bp as projects
+from chalicelib.realtime.api import bp as realtime
 from chalicelib.tasks.api import bp as tasks
 
 # Powertools' JSON handler is the one log handler; Chalice's own would print every line twice.
 app = Chalice(app_name="tandem", configure_logs=False)
+# The realtime service's websocket handlers (chalice package refuses them without this).
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 # API Gateway's Cognito authorizer verifies tokens in dev/prod; the router checks them
 # itself only when the stage is local (decided per request, see core.local_auth).
 app.register_middleware(
@@ -22,3 +25,4 @@ app.register_blueprint(meta)
 app.register_blueprint(projects)
 app.register_blueprint(tasks)
 app.register_blueprint(notes)
+app.register_blueprint(realtime)

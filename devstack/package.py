@@ -38,7 +38,12 @@ from chalice.utils import to_cfn_resource_name
 
 from chalicelib.core import errors
 from chalicelib.core.http import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX
-from chalicelib.core.settings import EVENT_SOURCE_ENV, RESOURCE_ENV
+from chalicelib.core.settings import (
+    EVENT_SOURCE_ENV,
+    GENERATED_RESOURCE_ENV,
+    RESOURCE_ENV,
+    WEBSOCKET_STAGE_ENV,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -217,6 +222,16 @@ def arn_of(ref: str, resources: Mapping[str, Any]) -> Any:
     if resource is None:
         raise PackagingError(f"{ref}: no resource {logical_id} in infra/")
     rtype = resource["Type"]
+    if rtype == "AWS::ApiGatewayV2::Api":  # <Api>/connections: posting to its websockets
+        if rest != "connections":
+            raise PackagingError(
+                f"{ref}: a websocket API is referred to as {logical_id}/connections"
+            )
+        stage = websocket_stage(logical_id, resources)
+        return {
+            "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+            f"${{{logical_id}}}/{stage}/POST/@connections/*"
+        }
     if not rest:
         return {"Ref": logical_id} if rtype in _REF_IS_ARN else get_att(logical_id)
     if rtype == "AWS::S3::Bucket":  # objects: <Bucket>/* or <Bucket>/<prefix>/*
@@ -237,6 +252,19 @@ def arn_of(ref: str, resources: Mapping[str, Any]) -> Any:
     if kind != "index" or index not in indexes:
         raise PackagingError(f"{ref}: {logical_id} has no index {index!r} ({indexes})")
     return {"Fn::Sub": f"${{{logical_id}.Arn}}/{rest}"}
+
+
+def websocket_stage(api_id: str, resources: Mapping[str, Any]) -> str:
+    """The stage name of the websocket API `api_id` (Chalice makes exactly one)."""
+    stages = [
+        resource["Properties"]["StageName"]
+        for resource in resources.values()
+        if resource.get("Type") == "AWS::ApiGatewayV2::Stage"
+        and resource.get("Properties", {}).get("ApiId") == {"Ref": api_id}
+    ]
+    if len(stages) != 1 or not isinstance(stages[0], str):
+        raise PackagingError(f"{api_id}: expected one stage with a literal name, not {stages}")
+    return stages[0]
 
 
 def sid(text: str) -> str:
@@ -514,6 +542,14 @@ class MergeBuilder:
         for env, (logical_id, attribute) in self.import_env.items():
             if env in declared:
                 variables[env] = get_att(logical_id, attribute)
+        # Resources Chalice generates (the websocket API), when the app has them.
+        for env, logical_id in GENERATED_RESOURCE_ENV.items():
+            if logical_id in self.plain["Resources"]:
+                variables[env] = {"Ref": logical_id}
+                if self.plain["Resources"][logical_id]["Type"] == "AWS::ApiGatewayV2::Api":
+                    variables[WEBSOCKET_STAGE_ENV] = websocket_stage(
+                        logical_id, self.plain["Resources"]
+                    )
         return variables
 
     def _on_failure_queue(self, function: Function) -> str:

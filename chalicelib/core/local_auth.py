@@ -15,9 +15,12 @@ It cannot be switched on in the cloud by accident:
   not a Lambda runtime, and it only fetches keys from a loopback JWKS URL.
 A refusal or a missing setting is a server error (fail closed), never a pass.
 
-PyJWT is a dev dependency (not packaged into Lambda), so it is imported inside the local
-path only. The JWKS URL is configured apart from the issuer because moto's `iss` is the
-real-looking https://cognito-idp.<region>.amazonaws.com/<poolId>.
+`verify_token` itself is stage-neutral: the websocket $connect (chalicelib.realtime.auth),
+which has no Cognito authorizer in front of it in any stage, uses it with the real
+pool's issuer in dev/prod. PyJWT is therefore a runtime dependency, but it is imported
+only where a token is verified, never when the app is imported. The JWKS URL is
+configured apart from the issuer because moto's `iss` is the real-looking
+https://cognito-idp.<region>.amazonaws.com/<poolId>.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,7 +127,7 @@ def bearer_token(header: str | None) -> str:
 
 
 def verify_token(token: str, config: LocalAuthConfig) -> dict[str, Any]:
-    import jwt  # dev dependency: only the local stage gets here
+    import jwt  # only the paths that verify a token pay for the import
 
     try:
         header = jwt.get_unverified_header(token)
@@ -185,15 +189,34 @@ def clear_key_cache() -> None:
         _key_sets.clear()
 
 
+JwksFetcher = Callable[[str], Any]
+
+
+def _http_get_json(url: str) -> Any:
+    # Callers build the URL: load_config() allows only http(s) on a loopback host, the
+    # websocket's cloud path only the https Cognito issuer of the stage's pool.
+    with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT_SECONDS) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+_jwks_fetcher: JwksFetcher = _http_get_json
+
+
+def use_jwks_fetcher(fetcher: JwksFetcher | None) -> None:
+    """Tests hand in what a JWKS URL would serve (e.g. Cognito's, which they cannot
+    reach); None restores HTTP. Either way the key cache starts empty."""
+    global _jwks_fetcher
+    _jwks_fetcher = fetcher or _http_get_json
+    clear_key_cache()
+
+
 def _fetch_keys(jwks_url: str) -> dict[str, Any]:
     import jwt
 
-    # load_config() allowed only http(s) on a loopback host.
     try:
-        with urllib.request.urlopen(jwks_url, timeout=JWKS_TIMEOUT_SECONDS) as response:  # noqa: S310
-            document = json.loads(response.read())
+        document = _jwks_fetcher(jwks_url)
     except (OSError, ValueError) as error:
-        raise LocalAuthRefused(f"cannot fetch the local JWKS at {jwks_url}: {error}") from None
+        raise LocalAuthRefused(f"cannot fetch the JWKS at {jwks_url}: {error}") from None
     keys: dict[str, Any] = {}
     for jwk in document.get("keys", []) if isinstance(document, dict) else []:
         if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":

@@ -19,6 +19,11 @@ RESOURCE_ENV: dict[str, str] = {
     "TANDEM_PROJECT_UPSERTS_DLQ_URL": "TasksProjectUpsertsDLQ",
     "TANDEM_PROJECT_DELETIONS_QUEUE_URL": "TasksProjectDeletionsQueue",
     "TANDEM_PROJECT_DELETIONS_DLQ_URL": "TasksProjectDeletionsDLQ",
+    "TANDEM_CONNECTIONS_TABLE": "ConnectionsTable",
+    "TANDEM_REALTIME_DLQ_URL": "RealtimePushDLQ",
+    # The websocket $connect checks ID tokens itself: the pool's id and the app client's.
+    "TANDEM_USER_POOL_ID": "UserPool",
+    "TANDEM_USER_POOL_CLIENT_ID": "UserPoolClient",
 }
 
 # Event sources Chalice needs as ARNs when handlers are declared (import time), as
@@ -29,7 +34,16 @@ EVENT_SOURCE_ENV: dict[str, tuple[str, str]] = {
     "TANDEM_NOTES_STREAM_ARN": ("NotesTable", "StreamArn"),
     "TANDEM_PROJECT_UPSERTS_QUEUE_ARN": ("TasksProjectUpsertsQueue", "Arn"),
     "TANDEM_PROJECT_DELETIONS_QUEUE_ARN": ("TasksProjectDeletionsQueue", "Arn"),
+    "TANDEM_REALTIME_QUEUE_ARN": ("RealtimePushQueue", "Arn"),
 }
+
+# Resources that Chalice itself generates from the app (not in infra/), as env var ->
+# logical id in the packaged template. The websocket API's id lets a handler that is not
+# a websocket handler (the realtime push) post to connections; its stage comes with it.
+GENERATED_RESOURCE_ENV: dict[str, str] = {
+    "TANDEM_WEBSOCKET_API_ID": "WebsocketAPI",
+}
+WEBSOCKET_STAGE_ENV = "TANDEM_WEBSOCKET_STAGE"
 
 STAGES = ("local", "dev", "prod")
 
@@ -48,6 +62,13 @@ class Settings:
     project_upserts_dlq_url: str
     project_deletions_queue_url: str
     project_deletions_dlq_url: str
+    connections_table: str
+    realtime_dlq_url: str
+    user_pool_id: str
+    user_pool_client_id: str
+    websocket_api_id: str
+    websocket_stage: str
+    connection_ttl_seconds: int
     cascade_max_tasks: int
     cascade_sweep_delay: int
     cascade_time_margin: int
@@ -84,6 +105,15 @@ def get_settings() -> Settings:
         project_upserts_dlq_url=env.get("TANDEM_PROJECT_UPSERTS_DLQ_URL", ""),
         project_deletions_queue_url=env.get("TANDEM_PROJECT_DELETIONS_QUEUE_URL", ""),
         project_deletions_dlq_url=env.get("TANDEM_PROJECT_DELETIONS_DLQ_URL", ""),
+        connections_table=env.get("TANDEM_CONNECTIONS_TABLE", ""),
+        realtime_dlq_url=env.get("TANDEM_REALTIME_DLQ_URL", ""),
+        user_pool_id=env.get("TANDEM_USER_POOL_ID", ""),
+        user_pool_client_id=env.get("TANDEM_USER_POOL_CLIENT_ID", ""),
+        websocket_api_id=env.get("TANDEM_WEBSOCKET_API_ID", ""),
+        websocket_stage=env.get(WEBSOCKET_STAGE_ENV, ""),
+        # API Gateway closes a websocket after 2 h at most; a connection whose $disconnect
+        # never arrived is stale after that, and TTL removes it.
+        connection_ttl_seconds=_int("TANDEM_CONNECTION_TTL_SECONDS", 2 * 3600 + 600),
         cascade_max_tasks=_int("TANDEM_CASCADE_MAX_TASKS", 2000),
         cascade_sweep_delay=_int("TANDEM_CASCADE_SWEEP_DELAY_SECONDS", 60),
         # A cascade round stops taking new tasks when less than this is left of its

@@ -19,6 +19,7 @@ _DEFAULTS = {
     "TANDEM_NOTES_STREAM_ARN": ("dynamodb", _STREAM.format(table="notes")),
     "TANDEM_PROJECT_UPSERTS_QUEUE_ARN": ("sqs", "tandem-tasks-project-upserts"),
     "TANDEM_PROJECT_DELETIONS_QUEUE_ARN": ("sqs", "tandem-tasks-project-deletions"),
+    "TANDEM_REALTIME_QUEUE_ARN": ("sqs", "tandem-realtime-push"),
 }
 
 # env var -> the ARN the handler is declared with.
@@ -32,3 +33,4 @@ TASKS_STREAM_ARN = ARNS["TANDEM_TASKS_STREAM_ARN"]
 NOTES_STREAM_ARN = ARNS["TANDEM_NOTES_STREAM_ARN"]
 PROJECT_UPSERTS_QUEUE_ARN = ARNS["TANDEM_PROJECT_UPSERTS_QUEUE_ARN"]
 PROJECT_DELETIONS_QUEUE_ARN = ARNS["TANDEM_PROJECT_DELETIONS_QUEUE_ARN"]
+REALTIME_QUEUE_ARN = ARNS["TANDEM_REALTIME_QUEUE_ARN"]

@@ -207,3 +207,38 @@ def test_reference_forms() -> None:
 def test_only_deployable_stages() -> None:
     with pytest.raises(PackagingError, match="stage"):
         MergeBuilder(plain_template(), "local", INFRA, DEPLOY, TABLE, RESOURCE_ENV, IMPORT_ENV)
+
+
+WEBSOCKET: dict[str, Any] = {
+    "WebsocketAPI": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {}},
+    "WebsocketAPIStage": {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {"ApiId": {"Ref": "WebsocketAPI"}, "StageName": "ws"},
+    },
+}
+
+
+def test_websocket_connections_are_its_own_stages_post_only() -> None:
+    resources = {**INFRA["Resources"], **WEBSOCKET}
+    assert arn_of("WebsocketAPI/connections", resources) == {
+        "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+        "${WebsocketAPI}/ws/POST/@connections/*"
+    }
+    for ref in ("WebsocketAPI", "WebsocketAPI/stages", "WebsocketAPI/connections/x"):
+        with pytest.raises(PackagingError, match="connections"):
+            arn_of(ref, resources)
+    without_stage = {**INFRA["Resources"], "WebsocketAPI": WEBSOCKET["WebsocketAPI"]}
+    with pytest.raises(PackagingError, match="one stage"):
+        arn_of("WebsocketAPI/connections", without_stage)
+
+
+def test_functions_learn_the_websocket_api_and_its_stage() -> None:
+    plain = plain_template()
+    plain["Resources"].update(copy.deepcopy(WEBSOCKET))
+    merged = build(TABLE, plain)
+    variables = merged["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["TANDEM_WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"}
+    assert variables["TANDEM_WEBSOCKET_STAGE"] == "ws"
+    # Without a websocket API there is nothing to name.
+    variables = build(TABLE)["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert "TANDEM_WEBSOCKET_API_ID" not in variables

@@ -35,6 +35,10 @@ _STREAM = (
     "dynamodb:DescribeStream dynamodb:GetRecords dynamodb:GetShardIterator dynamodb:ListStreams"
 )
 _QUEUE = "sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage"
+# API Gateway's post-to-connection on the websocket API's own stage, and nothing else.
+_POST_TO_CONNECTIONS = (
+    "arn:AWS::Partition:execute-api:AWS::Region:AWS::AccountId:WebsocketAPI/api/POST/@connections/*"
+)
 EXPECTED_STATEMENTS = {
     "APIHandler": f"""
         {_LOGS} APIHandlerLogGroup.Arn
@@ -81,6 +85,26 @@ EXPECTED_STATEMENTS = {
         dynamodb:BatchWriteItem TasksTable.Arn
         sqs:SendMessage TasksProjectDeletionsQueue.Arn
         sqs:SendMessage TasksProjectDeletionsDLQ.Arn
+    """,
+    "WebsocketConnect": f"""
+        {_LOGS} WebsocketConnectLogGroup.Arn
+        dynamodb:PutItem ConnectionsTable.Arn
+    """,
+    "WebsocketDisconnect": f"""
+        {_LOGS} WebsocketDisconnectLogGroup.Arn
+        dynamodb:Query ConnectionsTable.Arn/index/byConnection
+        dynamodb:DeleteItem ConnectionsTable.Arn
+    """,
+    "WebsocketMessage": f"""
+        {_LOGS} WebsocketMessageLogGroup.Arn
+        execute-api:ManageConnections {_POST_TO_CONNECTIONS}
+    """,
+    "PushChanges": f"""
+        {_LOGS} PushChangesLogGroup.Arn
+        {_QUEUE} RealtimePushQueue.Arn
+        dynamodb:DeleteItem dynamodb:Query ConnectionsTable.Arn
+        execute-api:ManageConnections {_POST_TO_CONNECTIONS}
+        sqs:SendMessage RealtimePushDLQ.Arn
     """,
 }
 
@@ -310,6 +334,45 @@ def test_environment_refers_to_the_templates_resources(template: dict[str, Any])
                 assert not value.startswith("arn:"), (env, value)
                 assert "tandem-" not in value, (env, value)
         assert variables["TANDEM_STAGE"] == STAGE
+
+
+def test_the_websocket_api_is_wired_to_the_realtime_service(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert resources["WebsocketAPI"]["Properties"]["ProtocolType"] == "WEBSOCKET"
+    stage = resources["WebsocketAPIStage"]["Properties"]["StageName"]
+    routes = {
+        props["RouteKey"]: props["Target"]["Fn::Join"][1][1]["Ref"]
+        for props in (
+            r["Properties"] for r in resources_of(template, "AWS::ApiGatewayV2::Route").values()
+        )
+    }
+    assert routes == {
+        "$connect": "WebsocketConnectAPIIntegration",
+        "$default": "WebsocketMessageAPIIntegration",
+        "$disconnect": "WebsocketDisconnectAPIIntegration",
+    }
+    # The push is not a websocket handler: it learns where to post from its environment.
+    variables = functions(template)["PushChanges"]["Properties"]["Environment"]["Variables"]
+    assert variables["TANDEM_WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"}
+    assert variables["TANDEM_WEBSOCKET_STAGE"] == stage
+    # And the $connect checks tokens against the template's own pool and app client.
+    variables = functions(template)["WebsocketConnect"]["Properties"]["Environment"]["Variables"]
+    assert variables["TANDEM_USER_POOL_ID"] == {"Ref": "UserPool"}
+    assert variables["TANDEM_USER_POOL_CLIENT_ID"] == {"Ref": "UserPoolClient"}
+
+
+def test_realtime_queue_hears_only_task_and_note_events(template: dict[str, Any]) -> None:
+    subscriptions = {
+        name_of(props["TopicArn"]): props["FilterPolicy"]
+        for props in (
+            r["Properties"] for r in resources_of(template, "AWS::SNS::Subscription").values()
+        )
+        if props.get("Endpoint") == {"Fn::GetAtt": ["RealtimePushQueue", "Arn"]}
+    }
+    assert subscriptions == {
+        "TasksTopic": {"eventType": [{"prefix": "task-"}]},
+        "NotesTopic": {"eventType": [{"prefix": "note-"}]},
+    }
 
 
 def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
