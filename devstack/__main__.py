@@ -2,6 +2,10 @@
 
     python -m devstack [run]            start everything; Ctrl-C (or SIGTERM) stops it
     python -m devstack token EMAIL      sign EMAIL up and in; print its ID token
+    python -m devstack invoke FUNCTION  run one of the app's event functions now (a
+                                        scheduled one with EventBridge's event; others
+                                        with --event JSON); print its result
+    python -m devstack schedules        the scheduled functions and their next fire times
 
 Ports: TANDEM_API_PORT (8000), TANDEM_WS_PORT (8001), TANDEM_AWS_PORT (4566).
 The contract file goes to $TANDEM_STATE_DIR/local.json (default .tandem/local.json).
@@ -10,12 +14,17 @@ The contract file goes to $TANDEM_STATE_DIR/local.json (default .tandem/local.js
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from types import FrameType
+from typing import Any
 
 from .stack import LOCAL_JSON, Ports, Stack, StackError, default_components, run, state_dir
 from .users import DEFAULT_PASSWORD, id_token, read_contract
@@ -46,6 +55,43 @@ def print_token(email: str, password: str) -> int:
     return 0
 
 
+def admin_call(method: str, path: str, body: bytes | None = None) -> Any:
+    """A call to the running stack's admin endpoint (its URL is in local.json)."""
+    contract = read_contract(state_dir() / LOCAL_JSON)
+    url = contract.get("adminUrl")
+    if not url:
+        raise StackError("the running stack has no admin endpoint (adminUrl in local.json)")
+    request = urllib.request.Request(url + path, data=body, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        detail = json.loads(error.read() or b"{}").get("message", error.reason)
+        raise StackError(f"{path}: {error.code} {detail}") from None
+    except urllib.error.URLError as error:
+        raise StackError(f"no local stack answers at {url}: {error.reason}") from None
+
+
+def invoke(function: str, event: str | None) -> int:
+    body = None
+    if event is not None:
+        try:
+            json.loads(event)
+        except ValueError:
+            raise StackError("--event must be JSON") from None
+        body = event.encode()
+    answer = admin_call("POST", f"/invoke/{urllib.parse.quote(function, safe='')}", body)
+    print(json.dumps(answer["result"], indent=2, default=str))
+    return 0
+
+
+def schedules() -> int:
+    for job in admin_call("GET", "/schedules"):
+        print(f"{job['function']}\t{job['expression']}\tnext {job['nextFire']}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command")
@@ -57,10 +103,18 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("TANDEM_PASSWORD", DEFAULT_PASSWORD),
         help="default: $TANDEM_PASSWORD or a local-only default",
     )
+    invoker = commands.add_parser("invoke", help="run one of the app's event functions now")
+    invoker.add_argument("function")
+    invoker.add_argument("--event", help="the event, as JSON (default: a scheduled event)")
+    commands.add_parser("schedules", help="the scheduled functions and their next fire times")
     args = parser.parse_args(argv)
     try:
         if args.command == "token":
             return print_token(args.email, args.password)
+        if args.command == "invoke":
+            return invoke(args.function, args.event)
+        if args.command == "schedules":
+            return schedules()
         return run_stack()
     except StackError as error:
         print(f"devstack: {error}", file=sys.stderr, flush=True)

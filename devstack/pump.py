@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,14 @@ ON_FAILURE_QUEUE = {
 }
 
 
+# The Lambda function Chalice makes for each websocket route (`chalice package` names).
+WEBSOCKET_FUNCTIONS = {
+    "$connect": "websocket_connect",
+    "$default": "websocket_message",
+    "$disconnect": "websocket_disconnect",
+}
+
+
 def lambda_invoker(app: Chalice, stage: str, project_dir: str | None = None) -> Invoke:
     """Calls a handler as Lambda would: with a context whose deadline is the function's
     configured timeout in `.chalice/config.json` for `stage`. (chalice.test's client
@@ -50,11 +59,17 @@ def lambda_invoker(app: Chalice, stage: str, project_dir: str | None = None) -> 
     from .infra import ROOT
 
     config = CLIFactory(str(project_dir or ROOT)).create_config_obj(chalice_stage_name=stage)
+    # Websocket handlers are Lambda functions under names Chalice gives them.
+    functions = {
+        handler.name: WEBSOCKET_FUNCTIONS[handler.route_key_handled]
+        for handler in app.websocket_handlers.values()
+    }
 
     def invoke(name: str, event: dict[str, Any]) -> Any:
-        scoped = config.scope(stage, name)
+        function = functions.get(name, name)
+        scoped = config.scope(stage, function)
         context = LambdaContext(
-            name,
+            function,
             memory_size=scoped.lambda_memory_size or 128,
             max_runtime_ms=(scoped.lambda_timeout or 60) * 1000,
         )
@@ -121,6 +136,7 @@ class StreamSource:
     batch_size: int
     on_failure_url: str | None
     shards: dict[str, _Shard] = field(default_factory=dict)
+    described_at: float | None = None  # time.monotonic() of the last DescribeStream
 
 
 @dataclass
@@ -141,6 +157,9 @@ class Pump:
     # Seconds a failed SQS message stays invisible; None keeps the queue's own timeout.
     # Tests shorten it to 0 so that redelivery does not wait minutes.
     retry_visibility: int | None = None
+    # Seconds between DescribeStream calls of a stream (new shards); 0: every pass. The
+    # local stack's pump runs a pass every 0.2 s and sets this higher.
+    describe_every: float = 0.0
     streams: list[StreamSource] = field(default_factory=list)
     queues: list[QueueSource] = field(default_factory=list)
 
@@ -195,6 +214,20 @@ class Pump:
     # ---- streams -------------------------------------------------------------------
 
     def _read_shards(self, stream: StreamSource) -> None:
+        now = time.monotonic()
+        if stream.described_at is None or now - stream.described_at >= self.describe_every:
+            stream.described_at = now
+            self._describe_shards(stream)
+        for shard in stream.shards.values():
+            if shard.iterator is None:
+                continue
+            page = self._dynamodb_streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+            shard.iterator = page.get("NextShardIterator")
+            shard.pending.extend(
+                lambda_stream_record(r, stream.stream_arn, self.ctx.region) for r in page["Records"]
+            )
+
+    def _describe_shards(self, stream: StreamSource) -> None:
         description = self._dynamodb_streams.describe_stream(StreamArn=stream.stream_arn)
         for shard in description["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
@@ -205,14 +238,6 @@ class Pump:
                     ShardIteratorType="TRIM_HORIZON",
                 )["ShardIterator"]
                 stream.shards[shard_id] = _Shard(iterator)
-        for shard in stream.shards.values():
-            if shard.iterator is None:
-                continue
-            page = self._dynamodb_streams.get_records(ShardIterator=shard.iterator, Limit=1000)
-            shard.iterator = page.get("NextShardIterator")
-            shard.pending.extend(
-                lambda_stream_record(r, stream.stream_arn, self.ctx.region) for r in page["Records"]
-            )
 
     def _pump_stream(self, stream: StreamSource) -> int:
         self._read_shards(stream)

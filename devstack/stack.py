@@ -2,8 +2,8 @@
 
 A component is anything with a `name`, `start(stack)` and `stop()`. It reads what earlier
 components put on the `Stack` (the AWS endpoint, the provisioned infra, the loaded app)
-and adds its own. The event pump and the websocket server are further components, added
-to `default_components()` after the app is loaded.
+and adds its own: the embedded AWS, the app, the admin endpoint (post-to-connection,
+invoke), the websocket API, the event pump (with the schedules), and the REST API last.
 """
 
 from __future__ import annotations
@@ -75,7 +75,22 @@ class Stack:
     infra: Context | None = None
     app: Any = None  # the Chalice app, loaded in the local stage
     chalice_config: Any = None
+    invoke: Any = None  # calls a handler of the app as Lambda would (see invoker())
+    websockets: Any = None  # devstack.websocket.Connections: the open sockets
+    pump: Any = None  # devstack.pump.Pump, run by devstack.events.EventPump
+    scheduler: Any = None  # devstack.schedule.Scheduler, run by the same thread
+    admin_url: str = ""  # devstack.admin: post-to-connection, invoke, schedules
     summary: list[tuple[str, str]] = field(default_factory=list)
+
+    def invoker(self) -> Any:
+        """One Lambda-like invoker of the app's handlers, shared by the components."""
+        if self.invoke is None:
+            if self.app is None:
+                raise RuntimeError("the app is not loaded yet")
+            from .pump import lambda_invoker
+
+            self.invoke = lambda_invoker(self.app, self.stage)
+        return self.invoke
 
     @property
     def api_url(self) -> str:
@@ -97,7 +112,7 @@ class Stack:
     def contract(self) -> dict[str, str]:
         """.tandem/local.json: what clients and tools need to talk to the stack."""
         infra = self.provisioned()
-        return {
+        contract = {
             "apiUrl": self.api_url,
             "wsUrl": self.ws_url,
             "awsEndpoint": self.aws_endpoint,
@@ -105,6 +120,9 @@ class Stack:
             "userPoolId": infra.names["UserPool"],
             "userPoolClientId": infra.names["UserPoolClient"],
         }
+        if self.admin_url:
+            contract["adminUrl"] = self.admin_url
+        return contract
 
 
 class Component(Protocol):
@@ -116,11 +134,15 @@ class Component(Protocol):
 
 
 def default_components() -> list[Component]:
+    from .admin import AdminServer
     from .api import ChaliceApp, LocalApi
     from .aws import EmbeddedAws
+    from .events import EventPump
+    from .websocket import LocalWebsocket
 
-    # The event pump and the websocket server go after ChaliceApp (they need the app).
-    return [EmbeddedAws(), ChaliceApp(), LocalApi()]
+    # The admin endpoint first (it gives the app its post-to-connection session), and
+    # everything behind the API before the API: the API answering is "ready".
+    return [EmbeddedAws(), ChaliceApp(), AdminServer(), LocalWebsocket(), EventPump(), LocalApi()]
 
 
 def write_contract(stack: Stack) -> Path:
@@ -145,11 +167,12 @@ def remove_contract(stack: Stack) -> None:
 def summary_text(stack: Stack, seconds: float) -> str:
     rows = [
         ("API", stack.api_url),
-        ("Websocket", f"{stack.ws_url} (reserved)"),
+        ("Websocket", f"{stack.ws_url}/?token=<ID token>"),
         ("AWS (moto)", f"{stack.aws_endpoint} region {stack.region}"),
         *stack.summary,
         ("Contract", str(stack.local_json)),
         ("Get a token", "make token EMAIL=you@example.com"),
+        *([("Invoke", "python -m devstack invoke <function>")] if stack.admin_url else []),
     ]
     width = max(len(label) for label, _ in rows)
     lines = [f"Tandem local stack (stage {stack.stage}, stack {stack.stack_name})"]

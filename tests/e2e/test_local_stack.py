@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +21,16 @@ from typing import Any
 
 import boto3
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 from tests.tokens import BAD_KINDS, bad_authorizations
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+# Bounded waits for what the event pump delivers (it polls every 0.2 s, every 1 s idle).
+PUMP_TIMEOUT = 20.0
 PASSWORD = "Tandem-e2e-pass-1"
 SEED_TASK = {
     "title": "My Task",
@@ -227,7 +232,7 @@ def test_contract_file_names_every_endpoint(running: RunningStack, contract: dic
         "userPoolId",
         "userPoolClientId",
     }
-    for key in ("apiUrl", "wsUrl", "awsEndpoint"):
+    for key in ("apiUrl", "wsUrl", "awsEndpoint", "adminUrl"):
         assert contract[key].split("://")[1].startswith("127.0.0.1:"), contract[key]
     assert contract["wsUrl"].startswith("ws://")
     assert running.ready_seconds < READY_TIMEOUT
@@ -332,6 +337,114 @@ def test_another_users_objects_are_not_found(
     assert call(contract, "GET", task_path, alice.id_token).json["title"] == "My Task"
 
 
+def test_project_delete_cascades_through_the_pump(contract: dict[str, str], alice: Account):
+    """The delete answers at once; the pump then carries project-deleted from the
+    projects table's stream through SNS and SQS to the Tasks service's cascade."""
+    doomed = create_project(contract, alice, "Doomed")
+    kept = create_project(contract, alice, "Kept")
+    tasks = [
+        call(
+            contract,
+            "POST",
+            "/tasks",
+            alice.id_token,
+            {**SEED_TASK, "title": f"t{i}", "projectId": doomed["projectId"]},
+        ).json
+        for i in range(3)
+    ]
+    keeper = call(
+        contract, "POST", "/tasks", alice.id_token, {**SEED_TASK, "projectId": kept["projectId"]}
+    ).json
+    assert (
+        call(contract, "DELETE", f"/projects/{doomed['projectId']}", alice.id_token).status == 204
+    )
+
+    deadline = time.monotonic() + PUMP_TIMEOUT
+    while True:
+        listed = call(contract, "GET", f"/tasks?projectId={doomed['projectId']}", alice.id_token)
+        statuses = [
+            call(contract, "GET", f"/tasks/{task['taskId']}", alice.id_token).status
+            for task in tasks
+        ]
+        if listed.json["items"] == [] and statuses == [404] * len(tasks):
+            break
+        assert time.monotonic() < deadline, (listed.json, statuses)
+        time.sleep(0.2)
+    remaining = {t["taskId"] for t in call(contract, "GET", "/tasks", alice.id_token).json["items"]}
+    assert not remaining & {task["taskId"] for task in tasks}
+    assert keeper["taskId"] in remaining
+    # A task can no longer be filed under the deleted project.
+    refused = call(
+        contract, "POST", "/tasks", alice.id_token, {**SEED_TASK, "projectId": doomed["projectId"]}
+    )
+    assert refused.status == 422, refused.json
+
+
+def websocket(contract: dict[str, str], token: str | None) -> ClientConnection:
+    query = "" if token is None else "?" + urllib.parse.urlencode({"token": token})
+    return connect(f"{contract['wsUrl']}/{query}", open_timeout=10, close_timeout=5)
+
+
+def pushes_until(socket: ClientConnection, wanted: Any, timeout: float) -> list[Any]:
+    """Messages received until one satisfies `wanted` (bounded). Pushes of changes made
+    by earlier tests may still be in flight, so others can come first."""
+    deadline = time.monotonic() + timeout
+    received: list[Any] = []
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no matching push in {timeout} s; got {received}"
+        message = json.loads(socket.recv(timeout=left))
+        received.append(message)
+        if wanted(message):
+            return received
+
+
+def test_websocket_gets_a_push_when_the_users_task_changes(
+    contract: dict[str, str], alice: Account, bob: Account
+):
+    project = create_project(contract, alice, "Pushed")
+    with websocket(contract, alice.id_token) as mine, websocket(contract, bob.id_token) as theirs:
+        mine.send(json.dumps({"action": "ping"}))
+        assert pushes_until(mine, lambda m: m.get("type") == "pong", 10)[-1] == {"type": "pong"}
+
+        task = call(
+            contract,
+            "POST",
+            "/tasks",
+            alice.id_token,
+            {**SEED_TASK, "projectId": project["projectId"]},
+        ).json
+        pushed = pushes_until(mine, lambda m: m.get("id") == task["taskId"], PUMP_TIMEOUT)
+        assert pushed[-1] == {
+            "type": "changed",
+            "resource": "task",
+            "id": task["taskId"],
+            "version": 1,
+        }
+        path = f"/tasks/{task['taskId']}"
+        assert call(contract, "DELETE", path, alice.id_token).status == 204
+        pushed = pushes_until(mine, lambda m: m.get("type") == "deleted", PUMP_TIMEOUT)
+        assert pushed[-1] == {
+            "type": "deleted",
+            "resource": "task",
+            "id": task["taskId"],
+            "version": 2,
+        }
+        # Bob's socket heard nothing of Alice's task (bob himself changed nothing).
+        with pytest.raises(TimeoutError):
+            theirs.recv(timeout=1.0)
+
+
+@pytest.mark.parametrize("kind", ["missing", "garbage", "expired", "alg-none", "access-token"])
+def test_websocket_with_a_bad_token_is_refused(contract: dict[str, str], alice: Account, kind):
+    authorization = bad_authorizations(alice.id_token, alice.access_token)[kind]
+    token = None if authorization is None else authorization.removeprefix("Bearer ")
+    with pytest.raises(InvalidStatus) as refused:
+        websocket(contract, token)
+    assert refused.value.response.status_code == 401
+    assert json.loads(refused.value.response.body)["status"] == 401
+
+
 def test_token_command_prints_a_usable_id_token(running: RunningStack, contract: dict[str, str]):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["TANDEM_STATE_DIR"] = str(running.state_dir)
@@ -353,13 +466,18 @@ def test_sigint_stops_everything_cleanly(tmp_path: Path):
     assert stack.stop(signal.SIGINT) == 0, stack.log_tail()
     assert "stopped" in stack.log_tail()
     assert not (tmp_path / "local.json").exists()
-    for url in (contract["apiUrl"], contract["awsEndpoint"]):
+    for url in (
+        contract["apiUrl"],
+        contract["wsUrl"],
+        contract["awsEndpoint"],
+        contract["adminUrl"],
+    ):
         port = int(url.rsplit(":", 1)[1])
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"{url} still answers"
 
 
-@pytest.mark.parametrize("component", ["aws", "api"])
+@pytest.mark.parametrize("component", ["aws", "ws", "api"])
 def test_busy_port_is_a_clear_error(tmp_path: Path, component: str):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

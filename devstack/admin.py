@@ -1,0 +1,218 @@
+"""The local stack's admin endpoint on 127.0.0.1 (TANDEM_ADMIN_PORT; by default a free
+port, written to local.json as `adminUrl`):
+
+    POST|GET|DELETE /<stage>/@connections/<id>   API Gateway's Management API, locally:
+                                                 post-to-connection, get, delete
+    POST /invoke/<function>                      run one of the app's event functions now
+                                                 (the body, if any, is its event; a
+                                                 scheduled function gets EventBridge's)
+    GET  /schedules                              the scheduled functions, next fire times
+    GET  /health
+
+The app reaches the first through `app.websocket_api.send` (devstack.websocket.
+LoopbackSession); `python -m devstack invoke <function>` uses the second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .pump import WEBSOCKET_FUNCTIONS
+from .stack import Stack, StackError
+
+log = logging.getLogger("tandem.admin")
+
+PORT_ENV = "TANDEM_ADMIN_PORT"
+MAX_BODY_BYTES = 1024 * 1024
+_CONNECTIONS = "/@connections/"
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+def admin_port(env: Any = os.environ) -> int:
+    raw = env.get(PORT_ENV) or "0"
+    if not raw.isdigit() or not 0 <= int(raw) < 65536:
+        raise StackError(f"{PORT_ENV}={raw!r} is not a port number")
+    return int(raw)
+
+
+def event_functions(app: Any) -> dict[str, str]:
+    """Function name (as Lambda knows it) -> handler name, for every non-REST function."""
+    functions = {source.name: source.name for source in app.event_sources}
+    functions.update({f.name: f.name for f in app.pure_lambda_functions})
+    for route, handler in app.websocket_handlers.items():
+        functions[WEBSOCKET_FUNCTIONS[route]] = handler.name
+        functions[handler.name] = handler.name
+    return functions
+
+
+def invoke_function(stack: Stack, function: str, event: Any | None) -> Any:
+    """Runs `function` once with `event` (None: a scheduled function's own event, or {}
+    for a plain Lambda function); its result."""
+    scheduler = stack.scheduler
+    if event is None and scheduler is not None and function in scheduler.jobs:
+        return scheduler.invoke_now(function)
+    handlers = event_functions(stack.app)
+    handler = handlers.get(function)
+    if handler is None:
+        known = ", ".join(sorted(handlers)) or "none"
+        raise AdminError(404, "NotFoundException", f"no function {function!r}; known: {known}")
+    if event is None:
+        pure = {f.name for f in stack.app.pure_lambda_functions}
+        if handler not in pure:
+            raise AdminError(400, "BadRequestException", f"{function} needs its event as the body")
+        event = {}
+    return stack.invoker()(handler, event)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    stack: Stack  # set on the subclass made per server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # -- plumbing --
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise AdminError(413, "PayloadTooLargeException", "the body is too large")
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        raw = b"" if body is None else json.dumps(body, default=str).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if raw:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _error(self, error: AdminError) -> None:
+        # botocore reads the error code from this header (rest-json protocol).
+        self._send(error.status, {"message": error.message}, {"x-amzn-ErrorType": error.error_type})
+
+    def _dispatch(self) -> None:
+        try:
+            body = self._body()
+            path = urlsplit(self.path).path
+            if _CONNECTIONS in path:
+                self._connections(path.split(_CONNECTIONS, 1)[1], body)
+            elif path.startswith("/invoke/") and self.command == "POST":
+                self._invoke(unquote(path.removeprefix("/invoke/")), body)
+            elif path == "/schedules" and self.command == "GET":
+                scheduler = self.stack.scheduler
+                self._send(200, scheduler.describe() if scheduler is not None else [])
+            elif path == "/health" and self.command == "GET":
+                self._send(200, {"status": "ok"})
+            else:
+                raise AdminError(404, "NotFoundException", f"no {self.command} {path}")
+        except AdminError as error:
+            self._error(error)
+        except Exception as error:
+            log.exception("admin %s %s failed", self.command, self.path)
+            self._error(AdminError(500, "InternalServerErrorException", repr(error)))
+
+    do_GET = do_POST = do_DELETE = do_PUT = _dispatch
+
+    # -- the Management API --
+
+    def _connections(self, segment: str, body: bytes) -> None:
+        """`segment`: the connection id as it is in the path (one segment, quoted)."""
+        connections = self.stack.websockets
+        if connections is None or not segment or "/" in segment:
+            raise AdminError(404, "NotFoundException", "no such connection endpoint")
+        connection_id = unquote(segment)
+        if self.command == "POST":
+            status = connections.post(connection_id, body)
+        elif self.command == "GET":
+            info = connections.info(connection_id)
+            if info is not None:
+                self._send(200, info)
+                return
+            status = HTTPStatus.GONE
+        elif self.command == "DELETE":
+            status = connections.close(connection_id)
+        else:
+            raise AdminError(405, "MethodNotAllowedException", f"{self.command} is not allowed")
+        if status == HTTPStatus.GONE:
+            raise AdminError(410, "GoneException", f"connection {connection_id} is gone")
+        if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+            raise AdminError(413, "PayloadTooLargeException", "the data is over 128 KB")
+        self._send(int(status))
+
+    # -- invoke --
+
+    def _invoke(self, function: str, body: bytes) -> None:
+        try:
+            event = json.loads(body) if body.strip() else None
+        except ValueError:
+            raise AdminError(400, "BadRequestException", "the body is not JSON") from None
+        try:
+            result = invoke_function(self.stack, function, event)
+        except AdminError:
+            raise
+        except Exception as error:
+            log.exception("invoking %s raised", function)
+            raise AdminError(500, "FunctionError", f"{function} raised {error!r}") from None
+        self._send(200, {"function": function, "result": result})
+
+
+class AdminServer:
+    name = "admin"
+
+    def __init__(self) -> None:
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, stack: Stack) -> None:
+        port = admin_port()
+        handler = type("AdminHandler", (_Handler,), {"stack": stack})
+        try:
+            self._server = ThreadingHTTPServer((stack.host, port), handler)
+        except OSError as error:
+            raise StackError(
+                f"cannot listen on {stack.host}:{port} for the admin endpoint "
+                f"({error.strerror}); set {PORT_ENV} to a free port (0: any)"
+            ) from None
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="local-admin",
+            daemon=True,
+        )
+        self._thread.start()
+        stack.admin_url = f"http://{stack.host}:{self._server.server_address[1]}"
+        if stack.app is not None:
+            # app.websocket_api.send, unchanged, reaches this endpoint (see LoopbackSession).
+            import boto3
+
+            from .websocket import LoopbackSession
+
+            session = boto3.Session(region_name=stack.region)
+            stack.app.websocket_api.session = LoopbackSession(session, stack.admin_url)
+        stack.summary.append(("Admin", f"{stack.admin_url} (post-to-connection, invoke)"))
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
