@@ -329,7 +329,11 @@ class GatewayProblem:
         return cls(error.slug, error.title, error.status, detail, **kw)
 
 
-_THROTTLED = GatewayProblem.of(errors.TooManyRequests, "Too many requests; retry later.")
+_THROTTLED = GatewayProblem.of(
+    errors.TooManyRequests,
+    "Too many requests; retry later.",
+    headers=(("Retry-After", "1"),),
+)
 _BAD_REQUEST = GatewayProblem.of(errors.BadRequest, _DETAIL_FROM_GATEWAY)
 GATEWAY_PROBLEMS: dict[str, GatewayProblem] = {
     "UNAUTHORIZED": GatewayProblem.of(
@@ -357,6 +361,18 @@ GATEWAY_PROBLEMS: dict[str, GatewayProblem] = {
         errors.DomainError.slug, errors.DomainError.title, None, "An internal error occurred."
     ),
 }
+
+
+# A stage-wide limit on every route: it bounds what a runaway client can cost a
+# pay-per-request deployment. API Gateway answers over it with THROTTLED (a 429 problem).
+_THROTTLING = [
+    {
+        "ResourcePath": "/*",
+        "HttpMethod": "*",
+        "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
+    }
+]
 
 
 def _problem_template(problem: GatewayProblem) -> str:
@@ -457,7 +473,10 @@ class MergeBuilder:
         responses = {"x-amazon-apigateway-gateway-responses": gateway_responses()}
         for logical_id, resource in self.plain["Resources"].items():
             if resource["Type"] == "AWS::Serverless::Api":
-                self._override(logical_id, {"Properties": {"DefinitionBody": responses}})
+                self._override(
+                    logical_id,
+                    {"Properties": {"DefinitionBody": responses, "MethodSettings": _THROTTLING}},
+                )
         return self.merge
 
     def _add(self, logical_id: str, resource: dict[str, Any]) -> None:

@@ -490,3 +490,25 @@ def test_gateway_responses_are_problem_json(template: dict[str, Any]) -> None:
         "gatewayresponse.header.WWW-Authenticate"
     ] == ("'Bearer'")
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+
+
+def test_the_api_is_throttled_and_says_when_to_retry(template: dict[str, Any]) -> None:
+    """Every route shares one rate and burst limit, set by stack parameters; API Gateway's
+    429 over it is problem+json with Retry-After."""
+    (api,) = resources_of(template, "AWS::Serverless::Api").values()
+    assert api["Properties"]["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
+        }
+    ]
+    parameters = template["Parameters"]
+    assert parameters["ApiRateLimit"]["Type"] == parameters["ApiBurstLimit"]["Type"] == "Number"
+    responses = _definition(template)["x-amazon-apigateway-gateway-responses"]
+    for response_type in ("THROTTLED", "QUOTA_EXCEEDED"):
+        response = responses[response_type]
+        assert response["responseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
+        problem = json.loads(response["responseTemplates"]["application/json"])
+        assert problem["status"] == 429
