@@ -29,7 +29,6 @@ import json
 import os
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -195,6 +194,8 @@ JwksFetcher = Callable[[str], Any]
 def _http_get_json(url: str) -> Any:
     # Callers build the URL: load_config() allows only http(s) on a loopback host, the
     # websocket's cloud path only the https Cognito issuer of the stage's pool.
+    import urllib.request  # with ssl and http.client: only a key fetch pays for them
+
     with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT_SECONDS) as response:  # noqa: S310
         return json.loads(response.read())
 
