@@ -69,6 +69,8 @@ def main() -> None:
         "",
         f"- median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
         f"max {max(times) * 1000:.0f} ms (the bare interpreter: {interpreter * 1000:.0f} ms)",
+        "- the minimum is the import's own cost; the machine stalls now and then (seen here:"
+        " seconds-long outliers), which shows in the maximum and can move the median",
         "- heaviest top-level imports (cumulative):",
         *[f"  - `{name}`: {seconds * 1000:.0f} ms" for name, seconds in heaviest_imports()],
     ]
