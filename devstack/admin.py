@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .pump import WEBSOCKET_FUNCTIONS
-from .stack import Stack, StackError
+from .stack import BackgroundServer, Stack, StackError
 
 log = logging.getLogger("tandem.admin")
 
@@ -179,7 +178,7 @@ class AdminServer:
 
     def __init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served: BackgroundServer | None = None
 
     def start(self, stack: Stack) -> None:
         port = admin_port()
@@ -192,13 +191,7 @@ class AdminServer:
                 f"({error.strerror}); set {PORT_ENV} to a free port (0: any)"
             ) from None
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="local-admin",
-            daemon=True,
-        )
-        self._thread.start()
+        self._served = BackgroundServer(self._server, "local-admin")
         stack.admin_url = f"http://{stack.host}:{self._server.server_address[1]}"
         if stack.app is not None:
             # app.websocket_api.send, unchanged, reaches this endpoint (see LoopbackSession).
@@ -211,8 +204,5 @@ class AdminServer:
         stack.summary.append(("Admin", f"{stack.admin_url} (post-to-connection, invoke)"))
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._served is not None:
+            self._served.stop()

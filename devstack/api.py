@@ -14,7 +14,6 @@ import functools
 import json
 import logging
 import os
-import threading
 import urllib.request
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
@@ -31,7 +30,7 @@ from chalice.local import (
 from chalicelib.core.local_auth import CLIENT_ID_ENV, ISSUER_ENV, JWKS_URL_ENV
 
 from .infra import ROOT, Context, environment
-from .stack import Stack, StackError
+from .stack import BackgroundServer, Stack, StackError
 
 log = logging.getLogger("tandem.devstack")
 
@@ -144,7 +143,7 @@ class LocalApi:
 
     def __init__(self) -> None:
         self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._served: BackgroundServer | None = None
 
     def start(self, stack: Stack) -> None:
         if stack.app is None:
@@ -162,21 +161,12 @@ class LocalApi:
         self._server.RequestHandlerClass = functools.partial(
             _RequestHandler, app_object=stack.app, config=stack.chalice_config
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="local-api",
-            daemon=True,
-        )
-        self._thread.start()
+        self._served = BackgroundServer(self._server, "local-api")
         # Ready means answering: one request through the whole path.
         with urllib.request.urlopen(f"{stack.api_url}/health", timeout=10) as response:
             if response.status != 200:
                 raise StackError(f"the API answered {response.status} to GET /health")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._served is not None:
+            self._served.stop()

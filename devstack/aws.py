@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from typing import Any
 
 from .infra import Context, provision
-from .stack import Stack, StackError
+from .stack import BackgroundServer, Stack, StackError
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Anything that would send the SDK somewhere else, or sign as someone real.
@@ -57,7 +56,7 @@ class EmbeddedAws:
 
     def __init__(self) -> None:
         self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._served: BackgroundServer | None = None
 
     def start(self, stack: Stack) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -81,13 +80,7 @@ class EmbeddedAws:
             )
         finally:
             listener.close()  # the server holds its own duplicate of the socket
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="embedded-aws",
-            daemon=True,
-        )
-        self._thread.start()
+        self._served = BackgroundServer(self._server, "embedded-aws")
         stack.aws_endpoint = f"http://{stack.host}:{stack.ports.aws}"
         point_sdk_at(stack.aws_endpoint, stack.region)
 
@@ -101,8 +94,5 @@ class EmbeddedAws:
         stack.summary.append(("User pool", f"{names['UserPool']} client {names['UserPoolClient']}"))
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._served is not None:
+            self._served.stop()

@@ -125,6 +125,22 @@ class Stack:
         return contract
 
 
+class BackgroundServer:
+    """A socketserver-style server answering from a daemon thread, and its clean stop."""
+
+    def __init__(self, server: Any, name: str) -> None:
+        self.server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
 class Component(Protocol):
     name: str
 
