@@ -154,6 +154,68 @@ def create_subscriptions(sns: Any, template: dict[str, Any], ctx: Context) -> No
         ctx.names[logical] = arn
 
 
+def create_buckets(s3: Any, template: dict[str, Any], ctx: Context) -> None:
+    """Buckets and the settings infra/ gives them; a property not translated here fails
+    provisioning, so the local bucket cannot quietly differ from the deployed one."""
+    known = {
+        "BucketName",
+        "PublicAccessBlockConfiguration",
+        "OwnershipControls",
+        "BucketEncryption",
+        "LifecycleConfiguration",
+    }
+    for logical, resource in resources_of(template, "AWS::S3::Bucket").items():
+        props = ctx.resolve(resource["Properties"])
+        unknown = sorted(set(props) - known)
+        if unknown:
+            raise ValueError(f"{logical}: devstack.infra does not translate {unknown} yet")
+        name = props["BucketName"]
+        location = (
+            {}
+            if ctx.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
+        )
+        s3.create_bucket(Bucket=name, **location)
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=name,
+                PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"],
+            )
+        if "OwnershipControls" in props:
+            s3.put_bucket_ownership_controls(
+                Bucket=name, OwnershipControls=props["OwnershipControls"]
+            )
+        if "BucketEncryption" in props:
+            # CloudFormation lists rules by another name than the S3 API.
+            rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                        for r in rules
+                    ]
+                },
+            )
+        if "LifecycleConfiguration" in props:
+            # The API spells Id as ID and wants a filter (empty prefix: every object).
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": [
+                        {
+                            **{k: v for k, v in rule.items() if k != "Id"},
+                            "ID": rule["Id"],
+                            "Filter": {"Prefix": ""},
+                        }
+                        for rule in props["LifecycleConfiguration"]["Rules"]
+                    ]
+                },
+            )
+        ctx.names[logical] = name
+        ctx.attributes[(logical, "Arn")] = f"arn:aws:s3:::{name}"
+
+
 def provision(session: Any, ctx: Context, template: dict[str, Any] | None = None) -> Context:
     template = template or load_template()
     create_tables(session.client("dynamodb", region_name=ctx.region), template, ctx)
@@ -162,6 +224,7 @@ def provision(session: Any, ctx: Context, template: dict[str, Any] | None = None
     create_queues(session.client("sqs", region_name=ctx.region), template, ctx)
     create_subscriptions(sns, template, ctx)
     create_user_pools(session.client("cognito-idp", region_name=ctx.region), template, ctx)
+    create_buckets(session.client("s3", region_name=ctx.region), template, ctx)
     return ctx
 
 
