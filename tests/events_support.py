@@ -101,3 +101,30 @@ class ThrottledDynamoDB:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
+
+
+def live_tasks_of(aws, stack, user, project_id):
+    pages = (
+        aws.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=stack.names["TasksTable"],
+            KeyConditionExpression="userId = :u",
+            FilterExpression="projectId = :p AND attribute_not_exists(deletedAt)",
+            ExpressionAttributeValues={":u": {"S": user.sub}, ":p": {"S": project_id}},
+            ConsistentRead=True,
+        )
+    )
+    return [item for page in pages for item in page["Items"]]
+
+
+def project_record(aws, stack, user, project_id):
+    return (
+        aws.client("dynamodb")
+        .get_item(
+            TableName=stack.names["TaskProjectsTable"],
+            Key={"userId": {"S": user.sub}, "projectId": {"S": project_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )

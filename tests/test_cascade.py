@@ -12,8 +12,7 @@ from pynamodb.signals import pre_dynamodb_send
 from chalicelib.core import clients
 from chalicelib.tasks.cascade import tombstone_project_tasks
 from chalicelib.tasks.models import Task
-from tests.events_support import ThrottledDynamoDB
-from tests.test_events import live_tasks_of, project_record
+from tests.events_support import ThrottledDynamoDB, live_tasks_of, project_record
 
 
 def seed_tasks(aws, stack, user_id, project_id, count):

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.problems import field_errors, problem
+
 KINDS = ("projects", "tasks", "notes")
 ID_FIELD = {"projects": "projectId", "tasks": "taskId", "notes": "noteId"}
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -23,37 +25,6 @@ CAP = 256 * 1024
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def problem(reply: Any, status: int) -> dict[str, Any]:
-    """Asserts an RFC 9457 problem with `status` and returns its body."""
-    assert reply.status == status, (reply.status, reply.raw[:500])
-    assert reply.header("Content-Type") == "application/problem+json"
-    body: dict[str, Any] = reply.json
-    assert {"type", "title", "status", "detail"} <= set(body), body
-    assert body["status"] == status
-    assert isinstance(body["type"], str)
-    assert body["type"]
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    text = reply.raw.decode()
-    assert "Traceback" not in text
-    assert "chalicelib" not in text
-    assert reply.header("X-Request-Id")
-    return body
-
-
-def field_errors(reply: Any, status: int = 400) -> dict[str, list[str]]:
-    body = problem(reply, status)
-    errors: dict[str, list[str]] = body.get("errors") or {}
-    assert errors, body
-    for field, messages in errors.items():
-        assert isinstance(messages, list), (field, messages)
-        assert messages, field
-        assert all(isinstance(message, str) for message in messages), messages
-    return errors
 
 
 def count(api: Any, user: Any, kind: str) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core.events import EVENT_TYPES, parse_envelope
-from tests.events_support import Probe
+from tests.events_support import Probe, live_tasks_of, project_record
 
 
 @pytest.fixture
@@ -29,33 +29,6 @@ def _no_dead_letters(request, aws, stack):
                 QueueUrl=stack.names[name], AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
             assert attributes["ApproximateNumberOfMessages"] == "0", name
-
-
-def live_tasks_of(aws, stack, user, project_id):
-    pages = (
-        aws.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=stack.names["TasksTable"],
-            KeyConditionExpression="userId = :u",
-            FilterExpression="projectId = :p AND attribute_not_exists(deletedAt)",
-            ExpressionAttributeValues={":u": {"S": user.sub}, ":p": {"S": project_id}},
-            ConsistentRead=True,
-        )
-    )
-    return [item for page in pages for item in page["Items"]]
-
-
-def project_record(aws, stack, user, project_id):
-    return (
-        aws.client("dynamodb")
-        .get_item(
-            TableName=stack.names["TaskProjectsTable"],
-            Key={"userId": {"S": user.sub}, "projectId": {"S": project_id}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
 
 
 def test_every_change_is_published_as_a_versioned_envelope(api, alice, pump, probe):

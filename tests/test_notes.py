@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.problems import field_errors, problem
+
 NOTE_FIELDS = {
     "noteId",
     "title",
@@ -32,29 +34,6 @@ UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def problem(reply: Any, status: int) -> dict[str, Any]:
-    """Asserts an RFC 9457 problem with `status` and returns its body."""
-    assert reply.status == status, (reply.status, reply.raw)
-    assert reply.header("Content-Type") == "application/problem+json"
-    body: dict[str, Any] = reply.json
-    assert {"type", "title", "status", "detail"} <= set(body), body
-    assert body["status"] == status
-    assert "Traceback" not in reply.raw.decode()
-    return body
-
-
-def field_errors(reply: Any, status: int = 400) -> dict[str, list[str]]:
-    """Asserts a problem with an `errors` map in the contract's shape: field -> [message]."""
-    body = problem(reply, status)
-    errors: dict[str, list[str]] = body.get("errors") or {}
-    assert errors, body
-    for field, messages in errors.items():
-        assert isinstance(messages, list), (field, messages)
-        assert messages, field
-        assert all(isinstance(message, str) and message for message in messages), messages
-    return errors
 
 
 def all_notes(api: Any, user: Any, query: str = "") -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.tasks import service as tasks_service
+from tests.events_support import project_record
 
 SEED = {
     "title": "My Task",
@@ -26,18 +27,6 @@ def task_of(api, project_of):
         return reply.json
 
     return make
-
-
-def record_of(aws, stack, user, project_id):
-    return (
-        aws.client("dynamodb")
-        .get_item(
-            TableName=stack.names["TaskProjectsTable"],
-            Key={"userId": {"S": user.sub}, "projectId": {"S": project_id}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
 
 
 def test_the_original_clients_body_is_accepted_verbatim(api, alice, project_of):
@@ -132,7 +121,7 @@ def test_another_users_project_is_422_and_leaves_no_record(api, alice, bob, proj
     project = project_of(alice)
     reply = api.post("/tasks", bob, {"title": "t", "projectId": project["projectId"]})
     assert reply.status == 422
-    assert record_of(aws, stack, bob, project["projectId"]) is None
+    assert project_record(aws, stack, bob, project["projectId"]) is None
     assert api.get("/tasks", bob).json["items"] == []
 
 
@@ -145,10 +134,10 @@ def test_a_deleted_project_is_422(api, alice, project_of):
 
 def test_task_right_after_project_fills_the_record_on_a_miss(api, alice, project_of, aws, stack):
     project = project_of(alice)
-    assert record_of(aws, stack, alice, project["projectId"]) is None
+    assert project_record(aws, stack, alice, project["projectId"]) is None
     reply = api.post("/tasks", alice, {"title": "t", "projectId": project["projectId"]})
     assert reply.status == 201
-    record = record_of(aws, stack, alice, project["projectId"])
+    record = project_record(aws, stack, alice, project["projectId"])
     assert record["state"] == {"S": "live"}
     assert record["version"] == {"N": "1"}
 
