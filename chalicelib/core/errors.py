@@ -6,7 +6,7 @@ propagate out of a view into middleware; any other one it turns into its own 500
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from chalice.app import ChaliceUnhandledError
@@ -107,7 +107,3 @@ class TooManyRequests(DomainError):
 
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
-
-
-def field_errors(field: str, messages: Sequence[str]) -> dict[str, list[str]]:
-    return {field: list(messages)}
