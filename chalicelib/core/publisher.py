@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.models import Model
 
@@ -21,6 +20,7 @@ from .clients import client
 from .context import set_correlation_id
 from .events import RESOURCE_OF_SOURCE, Envelope, Subject, event_id
 from .log import logger
+from .models import ChangeTracking
 
 Image = Mapping[str, Any]
 
@@ -61,7 +61,8 @@ def envelope_of(record: Mapping[str, Any], change_source: ChangeSource) -> Envel
     item = change_source.model.from_raw_data(dict(image))
     version = int(image["version"]["N"])
     resource_id = image[change_source.id_attribute]["S"]
-    occurred = item.updated_at if hasattr(item, "updated_at") else datetime.now(UTC)
+    # Every published model carries ChangeTracking: the change happened at its updatedAt.
+    occurred = cast(ChangeTracking, item).updated_at
     return Envelope(
         event_id=event_id(change_source.source, resource_id, version),
         type=f"{RESOURCE_OF_SOURCE[change_source.source]}-{action}",
