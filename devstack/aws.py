@@ -66,6 +66,9 @@ class EmbeddedAws:
         )
         from werkzeug.serving import make_server
 
+        from . import moto_fixes
+
+        moto_fixes.apply()
         # One line per AWS call would drown the app's own request log.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         listener = _listen(stack.host, stack.ports.aws)

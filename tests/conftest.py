@@ -15,6 +15,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from devstack import moto_fixes
 from devstack.infra import Context, environment, provision
 
 STAGE = "dev"
@@ -51,6 +52,7 @@ class _ClientCachingSession(boto3.Session):  # type: ignore[misc]
 
 @pytest.fixture
 def aws() -> Iterator[boto3.Session]:
+    moto_fixes.apply()
     with mock_aws():
         yield _ClientCachingSession(region_name=REGION)
 
