@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from .settings import get_settings
 
@@ -34,6 +38,29 @@ class SettingsTable(type):
 def connection() -> Connection:
     """The connection transactions run on, built on first use (region from the environment)."""
     return Connection()
+
+
+TRANSACTION_ATTEMPTS = 4
+
+
+def transact_write(
+    add: Callable[[TransactWrite], None], sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Runs one TransactWriteItems built by `add`. DynamoDB cancels a transaction whose
+    item another transaction holds at that moment (`TransactionConflict`), and botocore
+    does not retry that; it is transient, so it is run again after a short jittered pause.
+    Any other cancellation (a failed condition) is the caller's to interpret."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                add(transaction)
+            return
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            conflict_only = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+            if not conflict_only or attempt == TRANSACTION_ATTEMPTS:
+                raise
+        sleep(random.uniform(0, 0.025 * 2**attempt))  # noqa: S311 - jitter, not security
 
 
 def utcnow() -> datetime:

@@ -1,23 +1,53 @@
 """Projects service logic. The functions without a leading underscore are its public API;
-other services call them and never touch the projects table."""
+other services call them and never touch the projects table.
+
+A service that keeps its own record of projects joins their deletion
+(`join_project_deletion`): its write commits in the same transaction as the project's
+tombstone, so the deletion is visible everywhere from the moment it answers. Projects
+imports none of them; they register with it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.conditional import EntityTags
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_id, new_id
-from chalicelib.core.models import condition_failed, tombstone_expiry, utcnow
+from chalicelib.core.models import (
+    cancellation_codes,
+    condition_failed,
+    tombstone_expiry,
+    transact_write,
+    utcnow,
+)
 from chalicelib.core.pagination import Page, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 
 from .models import Project
 
 _NOT_FOUND = "No such project."
+
+# (transaction, user id, project id, the project's version after its deletion): adds the
+# participant's own writes to the transaction that tombstones the project.
+DeletionParticipant = Callable[[TransactWrite, str, str, int], None]
+_deletion_participants: list[DeletionParticipant] = []
+
+
+def join_project_deletion(participant: DeletionParticipant) -> DeletionParticipant:
+    """Public: registers `participant` (once) to write in every project deletion's
+    transaction. Usable as a decorator."""
+    if participant not in _deletion_participants:
+        _deletion_participants.append(participant)
+    return participant
+
+
+def deletion_participants() -> tuple[DeletionParticipant, ...]:
+    return tuple(_deletion_participants)
 
 
 def create_project(user_id: str, fields: Mapping[str, Any], request_id: str) -> Project:
@@ -100,15 +130,28 @@ def update_project(
 def delete_project(
     user_id: str, project_id: str, if_match: EntityTags | None, request_id: str
 ) -> Project:
-    """Tombstones the project; the stream turns this write into project-deleted."""
+    """Tombstones the project, in one transaction with every deletion participant's
+    writes; the stream turns the tombstone into project-deleted."""
 
     def apply(project: Project) -> None:
         project.deleted_at = utcnow()
         project.expires_at = tombstone_expiry()
 
-    return write_with_retry(
-        lambda: get_project(user_id, project_id),
-        apply,
-        lambda project: _persist(project, request_id),
-        if_match,
-    )
+    def persist(project: Project) -> None:
+        project.updated_at = utcnow()
+        project.request_id = request_id
+        deleted_version = (project.version or 0) + 1
+
+        def writes(transaction: TransactWrite) -> None:
+            transaction.save(project, condition=Project.deleted_at.does_not_exist())
+            for participant in _deletion_participants:
+                participant(transaction, user_id, project_id, deleted_version)
+
+        try:
+            transact_write(writes)
+        except TransactWriteError as error:
+            if cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
+                raise VersionConflict from error
+            raise
+
+    return write_with_retry(lambda: get_project(user_id, project_id), apply, persist, if_match)

@@ -75,8 +75,9 @@ class Task(Model, ChangeTracking):
 class ProjectRecord(Model):
     """The Tasks service's own record of a project: enough to validate `projectId`.
 
-    Filled by project events and, on a miss, from the Projects service's public API.
-    `deleted` is terminal: nothing turns a tombstone back into a live project.
+    Filled by project events and, on a miss, from the Projects service's public API;
+    tombstoned in the project deletion's own transaction. `deleted` is terminal: nothing
+    turns a tombstone back into a live project.
     """
 
     class Meta(metaclass=SettingsTable):

@@ -2,8 +2,10 @@
 
 Every task write that can place a task in a project is one DynamoDB transaction: a
 ConditionCheck that the Tasks service's record of the project is live, plus the task
-write. A project-deleted event tombstones that record before it deletes the project's
-tasks, so no task can land in (or move into) a project whose cascade has begun.
+write. The project's deletion tombstones that record in its own transaction (this module
+joins it), so from the moment DELETE answers no task can land in or move into the
+project, and its tasks read as gone; the project-deleted event's cascade then tombstones
+the tasks themselves.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from chalicelib.core.ids import is_id, new_id
 from chalicelib.core.models import (
     cancellation_codes,
     condition_failed,
-    connection,
     tombstone_expiry,
+    transact_write,
     utcnow,
 )
 from chalicelib.core.pagination import Page, query_page
@@ -78,9 +80,10 @@ def remember_project(user_id: str, project_id: str, version: int, event_id: str 
     return True
 
 
-def forget_project(user_id: str, project_id: str, version: int, event_id: str | None) -> None:
-    """Tombstones the record. Unconditional: a deletion wins over any version."""
-    ProjectRecord(
+def _tombstone_record(
+    user_id: str, project_id: str, version: int, event_id: str | None
+) -> ProjectRecord:
+    return ProjectRecord(
         user_id,
         project_id,
         state=DELETED,
@@ -88,7 +91,21 @@ def forget_project(user_id: str, project_id: str, version: int, event_id: str | 
         last_event_id=event_id,
         updated_at=utcnow(),
         expires_at=tombstone_expiry(),
-    ).save()
+    )
+
+
+def forget_project(user_id: str, project_id: str, version: int, event_id: str | None) -> None:
+    """Tombstones the record. Unconditional: a deletion wins over any version. The
+    deletion's own transaction did this already; the event repeats it harmlessly."""
+    _tombstone_record(user_id, project_id, version, event_id).save()
+
+
+@projects.join_project_deletion
+def _forget_in_deletion(
+    transaction: TransactWrite, user_id: str, project_id: str, version: int
+) -> None:
+    """The record's tombstone commits with the project's own: deletion is immediate."""
+    transaction.save(_tombstone_record(user_id, project_id, version, event_id=None))
 
 
 def _ensure_project_record(user_id: str, project_id: str) -> None:
@@ -109,7 +126,8 @@ def _ensure_project_record(user_id: str, project_id: str) -> None:
 def _deleted_projects(user_id: str, project_ids: set[str]) -> set[str]:
     if not project_ids:
         return set()
-    records = ProjectRecord.batch_get([(user_id, pid) for pid in project_ids])
+    # Consistent: a deletion's tombstone must be seen from the moment it answered.
+    records = ProjectRecord.batch_get([(user_id, pid) for pid in project_ids], consistent_read=True)
     return {record.project_id for record in records if record.state != LIVE}
 
 
@@ -119,16 +137,16 @@ def _deleted_projects(user_id: str, project_ids: set[str]) -> set[str]:
 def _commit(task: Task, live_projects: list[str], condition: Condition | None) -> None:
     """Writes the task if every project in `live_projects` is live. Raises
     ProjectGone(index) or VersionConflict when a condition fails."""
+
+    def writes(transaction: TransactWrite) -> None:
+        for project_id in live_projects:
+            transaction.condition_check(
+                ProjectRecord, task.user_id, project_id, condition=ProjectRecord.state == LIVE
+            )
+        transaction.save(task, condition=condition)
+
     try:
-        with TransactWrite(connection=connection()) as transaction:
-            for project_id in live_projects:
-                transaction.condition_check(
-                    ProjectRecord,
-                    task.user_id,
-                    project_id,
-                    condition=ProjectRecord.state == LIVE,
-                )
-            transaction.save(task, condition=condition)
+        transact_write(writes)
     except TransactWriteError as error:
         codes = cancellation_codes(error)
         for index, code in enumerate(codes[: len(live_projects)]):
