@@ -2,7 +2,7 @@
 
 from chalice.app import Chalice
 
-from chalicelib.core import local_auth
+from chalicelib.core import chalice_local, local_auth
 from chalicelib.core.http import make_router_middleware
 from chalicelib.meta.api import bp as meta
 from chalicelib.notes.api import bp as notes
@@ -10,6 +10,8 @@ from chalicelib.projects.api import bp as projects
 from chalicelib.realtime.api import bp as realtime
 from chalicelib.tasks.api import bp as tasks
 
+# Served by `chalice local`: only the local stage, verified against the running stack.
+chalice_local.guard()
 # Powertools' JSON handler is the one log handler; Chalice's own would print every line twice.
 app = Chalice(app_name="tandem", configure_logs=False)
 # The realtime service's websocket handlers (chalice package refuses them without this).
