@@ -469,6 +469,9 @@ def test_authorizer_trusts_the_templates_user_pool(template: dict[str, Any]) -> 
     for scheme in cognito:
         authorizer = scheme["x-amazon-apigateway-authorizer"]
         assert authorizer["providerARNs"] == [{"Fn::GetAtt": [pool, "Arn"]}]
+    # The authorizer accepts any app client of the pool; the API handler pins its own.
+    variables = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["TANDEM_USER_POOL_CLIENT_ID"] == {"Ref": "UserPoolClient"}
 
 
 def test_gateway_responses_are_problem_json(template: dict[str, Any]) -> None:
