@@ -19,9 +19,8 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from .clients import client
-from .context import set_correlation_id
 from .events import Envelope, PoisonMessage, parse_envelope
-from .log import logger
+from .log import bind_correlation_id, logger
 
 EnvelopeHandler = Callable[[Envelope, SQSRecord], None]
 
@@ -59,8 +58,7 @@ def consume(
     def handle_record(record: SQSRecord) -> None:
         try:
             envelope = parse_envelope(record.body or "")
-            set_correlation_id(envelope.correlation_id)
-            log.set_correlation_id(envelope.correlation_id)
+            bind_correlation_id(envelope.correlation_id)
             handle(envelope, record)
         except PoisonMessage as poison:
             log.error(

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from . import idempotency
 from .conditional import EntityTags, etag, parse_entity_tags
-from .context import accept_correlation_id, set_correlation_id
+from .context import accept_correlation_id
 from .errors import (
     BadRequest,
     DomainError,
@@ -24,7 +24,7 @@ from .errors import (
     ValidationFailed,
 )
 from .identity import current_user_id
-from .log import logger
+from .log import bind_correlation_id, logger
 from .schema import LoadSchema
 from .settings import get_settings
 
@@ -104,9 +104,8 @@ def make_router_middleware(
     def router(request: Request, get_response: GetResponse) -> Response:
         started = time.perf_counter()
         request_id = accept_correlation_id(request.headers.get("x-request-id"))
-        set_correlation_id(request_id)
+        bind_correlation_id(request_id)
         log = logger()
-        log.set_correlation_id(request_id)
         user_id: str | None = None
         try:
             if needs_user(request):

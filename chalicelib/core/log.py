@@ -9,6 +9,8 @@ from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
+from . import context
+
 
 class _CurrentStdout(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stdout is when a record is emitted, not when the logger was
@@ -26,3 +28,12 @@ class _CurrentStdout(logging.StreamHandler[TextIO]):
 @lru_cache(maxsize=1)
 def logger() -> Logger:
     return Logger(service="tandem", logger_handler=_CurrentStdout())
+
+
+def bind_correlation_id(value: str) -> None:
+    """The correlation id of what this thread handles now: for the events it writes
+    (core.context) and on every log line it emits. Context-local, not Logger.
+    set_correlation_id, which is process-wide: the local stack serves requests and
+    event batches on many threads of one process, and each line must carry its own."""
+    context.set_correlation_id(value)
+    logger().thread_safe_append_keys(correlation_id=value)

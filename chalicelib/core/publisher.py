@@ -17,9 +17,8 @@ from typing import Any, cast
 from pynamodb.models import Model
 
 from .clients import client
-from .context import set_correlation_id
 from .events import RESOURCE_OF_SOURCE, Envelope, Subject, event_id
-from .log import logger
+from .log import bind_correlation_id, logger
 from .models import ChangeTracking
 
 Image = Mapping[str, Any]
@@ -94,8 +93,7 @@ def publish_changes(
             envelope = envelope_of(record, change_source)
             if envelope is None:
                 continue
-            set_correlation_id(envelope.correlation_id)
-            log.set_correlation_id(envelope.correlation_id)
+            bind_correlation_id(envelope.correlation_id)
             publish(envelope, topic_arn)
             log.info("published", extra={"eventId": envelope.event_id, "type": envelope.type})
         except Exception:
