@@ -19,10 +19,10 @@ import json
 import logging
 import os
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .httpserver import HttpProblem, LocalHTTPServer, ProblemHandler
 from .pump import WEBSOCKET_FUNCTIONS
 from .stack import BackgroundServer, Stack, StackError
 
@@ -77,58 +77,55 @@ def invoke_function(stack: Stack, function: str, event: Any | None) -> Any:
     return stack.invoker()(handler, event)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ProblemHandler):
+    """Errors are problem+json with the extension member `message` and the header
+    x-amzn-ErrorType, which is what botocore reads of a rest-json error."""
+
     stack: Stack  # set on the subclass made per server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    # -- plumbing --
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            raise AdminError(413, "PayloadTooLargeException", "the body is too large")
-        return self.rfile.read(length) if length else b""
+    max_body_bytes = MAX_BODY_BYTES
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         raw = b"" if body is None else json.dumps(body, default=str).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
+        out = dict(headers or {})
         if raw:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+            out["Content-Type"] = "application/json"
+        self.send_answer(status, out, raw)
 
     def _error(self, error: AdminError) -> None:
-        # botocore reads the error code from this header (rest-json protocol).
-        self._send(error.status, {"message": error.message}, {"x-amzn-ErrorType": error.error_type})
+        self.send_problem(
+            error.status,
+            error.message,
+            {"x-amzn-ErrorType": error.error_type},
+            message=error.message,
+        )
 
-    def _dispatch(self) -> None:
+    def answer(self) -> None:
         try:
-            body = self._body()
+            try:
+                body = self.read_body() or b""
+            except HttpProblem as problem:
+                kind = (
+                    "PayloadTooLargeException" if problem.status == 413 else "BadRequestException"
+                )
+                raise AdminError(problem.status, kind, problem.detail) from None
             path = urlsplit(self.path).path
+            method = self.method
             if _CONNECTIONS in path:
                 self._connections(path.split(_CONNECTIONS, 1)[1], body)
-            elif path.startswith("/invoke/") and self.command == "POST":
+            elif path.startswith("/invoke/") and method == "POST":
                 self._invoke(unquote(path.removeprefix("/invoke/")), body)
-            elif path == "/schedules" and self.command == "GET":
+            elif path == "/schedules" and method == "GET":
                 scheduler = self.stack.scheduler
                 self._send(200, scheduler.describe() if scheduler is not None else [])
-            elif path == "/health" and self.command == "GET":
+            elif path == "/health" and method == "GET":
                 self._send(200, {"status": "ok"})
             else:
-                raise AdminError(404, "NotFoundException", f"no {self.command} {path}")
+                raise AdminError(404, "NotFoundException", f"no {method[:32]} {path[:256]}")
         except AdminError as error:
             self._error(error)
         except Exception as error:
             log.exception("admin %s %s failed", self.command, self.path)
             self._error(AdminError(500, "InternalServerErrorException", repr(error)))
-
-    do_GET = do_POST = do_DELETE = do_PUT = _dispatch
 
     # -- the Management API --
 
@@ -138,18 +135,20 @@ class _Handler(BaseHTTPRequestHandler):
         if connections is None or not segment or "/" in segment:
             raise AdminError(404, "NotFoundException", "no such connection endpoint")
         connection_id = unquote(segment)
-        if self.command == "POST":
+        if self.method == "POST":
             status = connections.post(connection_id, body)
-        elif self.command == "GET":
+        elif self.method == "GET":
             info = connections.info(connection_id)
             if info is not None:
                 self._send(200, info)
                 return
             status = HTTPStatus.GONE
-        elif self.command == "DELETE":
+        elif self.method == "DELETE":
             status = connections.close(connection_id)
         else:
-            raise AdminError(405, "MethodNotAllowedException", f"{self.command} is not allowed")
+            raise AdminError(
+                405, "MethodNotAllowedException", f"{self.command[:32]} is not allowed"
+            )
         if status == HTTPStatus.GONE:
             raise AdminError(410, "GoneException", f"connection {connection_id} is gone")
         if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
@@ -177,20 +176,19 @@ class AdminServer:
     name = "admin"
 
     def __init__(self) -> None:
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LocalHTTPServer | None = None
         self._served: BackgroundServer | None = None
 
     def start(self, stack: Stack) -> None:
         port = admin_port()
         handler = type("AdminHandler", (_Handler,), {"stack": stack})
         try:
-            self._server = ThreadingHTTPServer((stack.host, port), handler)
+            self._server = LocalHTTPServer((stack.host, port), handler)
         except OSError as error:
             raise StackError(
                 f"cannot listen on {stack.host}:{port} for the admin endpoint "
                 f"({error.strerror}); set {PORT_ENV} to a free port (0: any)"
             ) from None
-        self._server.daemon_threads = True
         self._served = BackgroundServer(self._server, "local-admin")
         stack.admin_url = f"http://{stack.host}:{self._server.server_address[1]}"
         if stack.app is not None:

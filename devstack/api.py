@@ -1,34 +1,39 @@
 """The Chalice app in the local stage, and its HTTP server on 127.0.0.1.
 
-The server is chalice's own local server (chalice.local), in-process, with two changes:
-- its gateway does not decode Cognito tokens: chalice local decodes them unverified, and
-  a malformed `Authorization` header crashes it and drops the connection (FACTS.md). In
-  the local stage the app verifies tokens itself (chalicelib.core.local_auth), so the
-  gateway passes those requests through untouched;
-- an exception outside the app becomes a 500 problem+json, never a dropped connection.
+The gateway is chalice local's (chalice.local.LocalGateway), in-process, with one change:
+it does not decode Cognito tokens. chalice local decodes them unverified, and a malformed
+`Authorization` header crashes it and drops the connection (FACTS.md). In the local stage
+the app verifies tokens itself (chalicelib.core.local_auth), so the gateway passes those
+requests through untouched.
+
+The HTTP server around it is devstack.httpserver's, not chalice local's: a listen backlog
+for bursts, TCP_NODELAY, every answer problem+json with X-Request-Id (an unknown route,
+method, too long line or header, an exception outside the app), HEAD, chunked bodies.
 """
 
 from __future__ import annotations
 
-import functools
-import json
+import base64
 import logging
 import os
 import urllib.request
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
+from http import HTTPStatus
 from typing import Any
 
 from chalice.app import CognitoUserPoolAuthorizer
 from chalice.local import (
-    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
     LocalGateway,
     LocalGatewayAuthorizer,
-    create_local_server,
+    LocalGatewayException,
+    RouteMatcher,
 )
 
 from chalicelib.core.local_auth import CLIENT_ID_ENV, ISSUER_ENV, JWKS_URL_ENV
 
+from .httpserver import HttpProblem, LocalHTTPServer, ProblemHandler
 from .infra import ROOT, Context, environment
 from .stack import BackgroundServer, Stack, StackError
 
@@ -103,39 +108,65 @@ class _Gateway(LocalGateway):
     def __init__(self, app_object: Any, config: Any) -> None:
         super().__init__(app_object, config)
         self._authorizer = _AppVerifiesCognitoTokens(app_object)
+        self.routes = RouteMatcher(list(app_object.routes))
 
-
-_INTERNAL_ERROR = json.dumps(
-    {
-        "type": "urn:problem-type:tandem:internal-error",
-        "title": "Internal server error",
-        "status": 500,
-        "detail": "An internal error occurred.",
-    }
-)
-
-
-class _RequestHandler(ChaliceRequestHandler):
-    def __init__(
-        self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any
-    ) -> None:
-        self.local_gateway = _Gateway(app_object, config)
-        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
-
-    def _handle(self) -> None:
+    def methods(self, path: str) -> list[str] | None:
+        """The methods the route of `path` answers (None: no route), as a client sees
+        them: HEAD wherever GET is, and OPTIONS (CORS preflight) everywhere."""
         try:
-            self._generic_handle()
-        except Exception:
-            log.exception("the local gateway failed on %s %s", self.command, self.path)
-            self.close_connection = True
-            self._send_http_response(
-                500, {"Content-Type": "application/problem+json"}, _INTERNAL_ERROR
+            route = self.routes.match_route(path).route
+        except ValueError:
+            return None
+        declared = list(self._app_object.routes[route])
+        implied = ["HEAD"] if "GET" in declared else []
+        return sorted({*declared, *implied, "OPTIONS"})
+
+
+class _RequestHandler(ProblemHandler):
+    """chalice local's request handling (chalice.local.ChaliceRequestHandler) on a
+    ProblemHandler: the same gateway, with every answer problem+json and X-Request-Id.
+    An unknown route is 404 as the deployed API's gateway response makes it, where chalice
+    local answers 403 quoting the caller's Authorization header."""
+
+    gateway: _Gateway  # set on the subclass made per server
+
+    def answer(self) -> None:
+        path = self.path
+        methods = self.gateway.methods(path)
+        if methods is None:
+            self.read_body()  # the connection stays usable
+            raise HttpProblem(HTTPStatus.NOT_FOUND, "No such resource.")
+        if self.command not in methods:
+            self.read_body()
+            raise HttpProblem(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command[:32]} is not allowed here.",
+                {"Allow": ", ".join(methods)},
             )
-
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _handle
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the app's router logs every request, with its user and correlation id
+        body = self.read_body()
+        headers = dict(self.headers)
+        if body is not None and "Transfer-Encoding" in self.headers:
+            # What API Gateway gives a function: the body it read, and its length.
+            headers = {k: v for k, v in headers.items() if k.lower() != "transfer-encoding"}
+            headers["Content-Length"] = str(len(body))
+        try:
+            response = self.gateway.handle_request(self.method, path, headers, body)
+        except LocalGatewayException as error:  # another authorizer kind refused
+            raise HttpProblem(error.CODE, "The request is not authorized.") from None
+        except Exception:
+            log.exception("the local gateway failed on %s %s", self.command, path.split("?")[0])
+            self.close_connection = True
+            raise HttpProblem(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "An internal error occurred."
+            ) from None
+        out: dict[str, Any] = {"Content-Type": "application/json"}
+        out.update(response.get("headers") or {})
+        out.update(response.get("multiValueHeaders") or {})
+        raw = response.get("body")
+        if response.get("isBase64Encoded") and raw is not None:
+            raw = base64.b64decode(raw)
+        data = raw.encode() if isinstance(raw, str) else (raw or b"")
+        self.send_answer(int(response["statusCode"]), out, data)
 
 
 class LocalApi:
@@ -148,19 +179,21 @@ class LocalApi:
     def start(self, stack: Stack) -> None:
         if stack.app is None:
             raise RuntimeError("LocalApi needs the ChaliceApp component before it")
+        if not isinstance(stack.app, LocalChalice):
+            # What chalice local's create_local_server does: the app's current_request
+            # becomes thread-local, since the server answers requests on many threads.
+            CustomLocalChalice.__bases__ = (LocalChalice, stack.app.__class__)
+            stack.app.__class__ = CustomLocalChalice
+        handler = type(
+            "ApiHandler", (_RequestHandler,), {"gateway": _Gateway(stack.app, stack.chalice_config)}
+        )
         try:
-            dev_server = create_local_server(
-                stack.app, stack.chalice_config, stack.host, stack.ports.api
-            )
+            self._server = LocalHTTPServer((stack.host, stack.ports.api), handler)
         except OSError as error:
             raise StackError(
                 f"cannot listen on {stack.host}:{stack.ports.api} for the API "
                 f"({error.strerror}); set TANDEM_API_PORT to a free port"
             ) from None
-        self._server = dev_server.server
-        self._server.RequestHandlerClass = functools.partial(
-            _RequestHandler, app_object=stack.app, config=stack.chalice_config
-        )
         self._served = BackgroundServer(self._server, "local-api")
         # Ready means answering: one request through the whole path.
         with urllib.request.urlopen(f"{stack.api_url}/health", timeout=10) as response:

@@ -14,6 +14,10 @@
   boto3 session whose `apigatewaymanagementapi` clients go to the local endpoint, so
   `app.websocket_api.send` runs unchanged (same client, same GoneException handling).
 
+Every refused handshake is problem+json with X-Request-Id (the app's problem from
+$connect, or the server's own: a too long request line or header, not an upgrade), and
+the accepted one carries X-Request-Id too. asyncio sets TCP_NODELAY on its sockets.
+
 Differences from AWS: no idle (10 min) or maximum (2 h) connection time; no route
 selection beyond `$default` (the app declares no other route).
 """
@@ -36,6 +40,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chalicelib.core.context import new_correlation_id
+from chalicelib.core.http import PROBLEM_CONTENT_TYPE
+
+from .httpserver import LISTEN_BACKLOG, problem
 from .pump import Invoke
 from .stack import Stack, StackError
 
@@ -283,9 +291,12 @@ class LocalWebsocket:
             host,
             port,
             process_request=self._on_upgrade,
+            process_response=_with_request_id,
+            create_connection=_problem_connection(),
             max_size=MAX_MESSAGE_BYTES,
             compression=None,
             logger=_protocol_logger(),
+            backlog=LISTEN_BACKLOG,
         )
 
     async def _call(self, route: str, event: dict[str, Any]) -> Any:
@@ -312,10 +323,11 @@ class LocalWebsocket:
             result = await self._call("$connect", event)
         except Exception:
             log.exception("the $connect handler raised; refusing the websocket")
-            return _reject(connection, HTTPStatus.INTERNAL_SERVER_ERROR, None)
+            return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR)
         status = int((result or {}).get("statusCode", 200))
         if not 200 <= status < 300:
-            return _reject(connection, status, (result or {}).get("body"))
+            body = (result or {}).get("body")
+            return problem_response(status, body if isinstance(body, str) else None)
         assert self.connections is not None
         entry = _Entry(connection, connected_at, source_ip, request.headers.get("User-Agent", ""))
         self.connections.add(cid, entry)
@@ -417,14 +429,69 @@ def _protocol_logger() -> logging.Logger:
     return logger
 
 
-def _reject(connection: Any, status: int, body: Any) -> Any:
+# What the websocket server says when it refuses a handshake itself; never the library's
+# text, which may quote the request's headers.
+_REFUSALS = {
+    HTTPStatus.BAD_REQUEST: "The websocket handshake is invalid.",
+    HTTPStatus.FORBIDDEN: "The websocket handshake is refused.",
+    HTTPStatus.REQUEST_URI_TOO_LONG: "The request line is longer than 8192 bytes.",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: (
+        "A header line is longer than 8192 bytes, or there are more than 128 headers."
+    ),
+    HTTPStatus.UPGRADE_REQUIRED: "This endpoint answers websocket upgrades only.",
+    HTTPStatus.INTERNAL_SERVER_ERROR: "An internal error occurred.",
+    HTTPStatus.SERVICE_UNAVAILABLE: "The server is shutting down.",
+}
+
+
+def problem_response(status: int, body: str | None = None, request_id: str | None = None) -> Any:
+    """A refused handshake as problem+json with X-Request-Id: `body` (the app's problem)
+    or the server's own."""
+    from email.utils import formatdate
+
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
     try:
-        phrase = HTTPStatus(status).phrase
+        code = HTTPStatus(status)
     except ValueError:
-        phrase = "Refused"
-    text = body if isinstance(body, str) else phrase
-    response = connection.respond(status, text)
-    if isinstance(body, str) and body.startswith("{"):
-        del response.headers["Content-Type"]
-        response.headers["Content-Type"] = "application/problem+json"
+        code = HTTPStatus.INTERNAL_SERVER_ERROR
+    if body is None or not body.startswith("{"):
+        body = json.dumps(problem(code, _REFUSALS.get(code, f"{code.phrase}.")))
+    raw = body.encode()
+    headers = Headers(
+        [
+            ("Date", formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Length", str(len(raw))),
+            ("Content-Type", PROBLEM_CONTENT_TYPE),
+            ("X-Request-Id", request_id or new_correlation_id()),
+        ]
+    )
+    return Response(code.value, code.phrase, headers, raw)
+
+
+def _problem_connection() -> type:
+    """websockets' ServerConnection, whose protocol refuses with problem+json. The library
+    builds its ServerProtocol itself and answers some handshakes without a hook (a too long
+    request line or header: 414/431 text/plain, not an upgrade: 426), so the protocol of
+    each connection becomes the subclass whose `reject` makes the answer."""
+    from websockets.asyncio.server import ServerConnection
+    from websockets.server import ServerProtocol
+
+    class ProblemProtocol(ServerProtocol):
+        def reject(self, status: Any, text: str) -> Any:
+            return problem_response(int(status))
+
+    class ProblemConnection(ServerConnection):
+        def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
+            protocol.__class__ = ProblemProtocol
+            super().__init__(protocol, *args, **kwargs)
+
+    return ProblemConnection
+
+
+def _with_request_id(connection: Any, request: Any, response: Any) -> Any:
+    if "X-Request-Id" not in response.headers:
+        response.headers["X-Request-Id"] = new_correlation_id()
     return response
