@@ -423,7 +423,12 @@ def test_websocket_gets_a_push_when_the_users_task_changes(
         }
         path = f"/tasks/{task['taskId']}"
         assert call(contract, "DELETE", path, alice.id_token).status == 204
-        pushed = pushes_until(mine, lambda m: m.get("type") == "deleted", PUMP_TIMEOUT)
+        # Alice's earlier tests' deletions may still be on their way: wait for this one.
+        pushed = pushes_until(
+            mine,
+            lambda m: m.get("type") == "deleted" and m.get("id") == task["taskId"],
+            PUMP_TIMEOUT,
+        )
         assert pushed[-1] == {
             "type": "deleted",
             "resource": "task",
