@@ -273,7 +273,8 @@ def _start_srp(backend: Any, pool: Any, client: Any, params: dict[str, str]) -> 
         password = user.password or ""
     salt = _salt_for(pool, user_id_for_srp)
     v = verifier(pool.id, user_id_for_srp, password, salt)
-    small_b = secrets.randbelow(N - 2) + 1
+    # 1024 random bits, as Cognito's SDKs pick `a`: a full-size exponent doubles the cost.
+    small_b = secrets.randbits(1024) | 1
     srp_b = (K * v + pow(G, small_b, N)) % N
     block = base64.standard_b64encode(secrets.token_bytes(64)).decode()
     minutes = client.extended_config.get("AuthSessionValidity") or DEFAULT_SESSION_MINUTES
