@@ -1,12 +1,13 @@
-"""The event pump of the local stack: devstack.pump.Pump and the schedules, in one
+"""The event pump of the local stack: devstack.pump.Pump and the schedules, driven by one
 background thread.
 
-Every TANDEM_PUMP_INTERVAL seconds (0.2) it runs passes of the pump (streams, then queues)
-until a pass delivers nothing (at most MAX_PASSES in a row, so a busy queue cannot starve
-the schedules), then fires the schedules that are due. After two seconds with nothing to
-deliver it polls every TANDEM_PUMP_IDLE_INTERVAL seconds (1) instead, and goes back to the
-short interval as soon as something is delivered: an idle stack costs a few percent of a core
-rather than 15% (each pass is about ten calls to the embedded AWS).
+Every TANDEM_PUMP_INTERVAL seconds (0.2), and at once whenever a batch is done, the thread
+hands what is ready to the pump's workers (which call the handlers concurrently, per
+shard and per queue, as Lambda does; it never waits for them), then fires the schedules
+that are due. After two seconds with nothing to deliver and nothing in flight it polls
+every TANDEM_PUMP_IDLE_INTERVAL seconds (1) instead, and goes back to the short interval
+as soon as something is delivered: an idle stack costs a few percent of a core rather
+than 15% (each pass is about ten calls to the embedded AWS).
 
 A handler's exception is caught and logged by the pump or the scheduler; an error of the
 pump itself (say, the embedded AWS answering 500) is logged too, and the next pass runs as
@@ -38,7 +39,6 @@ IDLE_AFTER_ROUNDS = 10
 DEFAULT_RETRY_SECONDS = 5
 # New shards are looked for this often (a table's stream keeps its shard in moto).
 DESCRIBE_EVERY_SECONDS = 5.0
-MAX_PASSES = 50
 STOP_TIMEOUT_SECONDS = 30.0
 
 
@@ -60,6 +60,7 @@ class EventPump:
 
     def __init__(self) -> None:
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a batch is done, or the stack stops
         self._thread: threading.Thread | None = None
         self.interval = DEFAULT_INTERVAL
         self.idle_interval = DEFAULT_IDLE_INTERVAL
@@ -85,6 +86,7 @@ class EventPump:
             invoke,
             retry_visibility=retry,
             describe_every=DESCRIBE_EVERY_SECONDS,
+            on_batch_done=self._wake.set,
         )
         self.scheduler = Scheduler(
             stack.app,
@@ -106,16 +108,12 @@ class EventPump:
         )
 
     def run_once(self) -> int:
-        """One round: pump passes until quiet (bounded), then the due schedules; the
-        number of records delivered."""
+        """One round: what is ready goes to the pump's workers, then the due schedules
+        fire; the number of records (and schedules) handed out."""
         delivered = 0
         try:
-            for _ in range(MAX_PASSES):
-                self.passes += 1
-                count = self.pump.run_once()
-                delivered += count
-                if count == 0 or self._stop.is_set():
-                    break
+            self.passes += 1
+            delivered += self.pump.dispatch()
         except Exception:
             self.failures += 1
             log.exception("an event pump pass failed; the pump goes on")
@@ -128,16 +126,20 @@ class EventPump:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.run_once():
+            self._wake.clear()
+            if self.run_once() or self.pump.busy():
                 self.quiet_rounds = 0
             else:
                 self.quiet_rounds += 1
             idle = self.quiet_rounds >= IDLE_AFTER_ROUNDS
-            self._stop.wait(self.idle_interval if idle else self.interval)
+            self._wake.wait(self.idle_interval if idle else self.interval)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
             if self._thread.is_alive():
-                log.warning("a handler is still running; the pump thread is left behind")
+                log.warning("a schedule is still running; the pump thread is left behind")
+        if self.pump is not None and not self.pump.close(timeout=STOP_TIMEOUT_SECONDS):
+            log.warning("a handler is still running; its batch is left behind")

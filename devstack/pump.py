@@ -1,13 +1,17 @@
 """The event pump: what Lambda's event source mappings do in AWS, done against moto.
 
 It reads DynamoDB stream records and SQS messages (after moto's own SNS fan-out with the
-real filter policies) and calls the app's own handlers with Lambda-shaped events:
-- streams: in order per shard, in batches; a partial batch failure or an exception
-  retries from the failed record, at most `max_stream_attempts` times, then the batch
-  goes to the mapping's on-failure queue, as a stream mapping with bounded retries does;
-- SQS: batches of up to the handler's batch size; a message is deleted when its record
-  succeeded and left on failure, so redrive to the DLQ happens as in AWS, and partial
-  batch responses are honoured.
+real filter policies) and calls the app's own handlers with Lambda-shaped events, on a
+pool of worker threads, concurrently as Lambda does:
+- streams: one batch per shard with its handler at a time, so in order per shard, while
+  shards (and streams) run side by side; batches of up to the handler's batch size, after
+  its batching window; a partial batch failure or an exception retries from the failed
+  record, at most `max_stream_attempts` times, then the batch goes to the mapping's
+  on-failure queue, as a stream mapping with bounded retries does;
+- SQS: up to `queue_concurrency` batches of one queue with its handler at once (Lambda's
+  pollers), of up to the handler's batch size (filled during its batching window); a
+  message is deleted when its record succeeded and left on failure, so redrive to the DLQ
+  happens as in AWS, and partial batch responses are honoured.
 One handler's exception is logged and never stops the pump.
 """
 
@@ -15,8 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +39,9 @@ from .infra import Context
 log = logging.getLogger("tandem.pump")
 
 Invoke = Callable[[str, dict[str, Any]], Any]
+
+# How often a batch in its batching window looks for more messages.
+WINDOW_POLL_SECONDS = 0.05
 
 # Where each publisher's stream mapping sends what it gave up on (as in the deployment).
 ON_FAILURE_QUEUE = {
@@ -127,6 +137,10 @@ class _Shard:
     iterator: str | None
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
+    # A batch of this shard is with a handler. Only that batch's worker touches `pending`
+    # and `attempts` meanwhile; the dispatcher reads the shard again once it is back.
+    busy: bool = False
+    pending_since: float | None = None  # time.monotonic() the oldest pending record came
 
 
 @dataclass
@@ -135,6 +149,7 @@ class StreamSource:
     stream_arn: str
     batch_size: int
     on_failure_url: str | None
+    window: float = 0.0  # the mapping's MaximumBatchingWindowInSeconds
     shards: dict[str, _Shard] = field(default_factory=dict)
     described_at: float | None = None  # time.monotonic() of the last DescribeStream
 
@@ -145,6 +160,8 @@ class QueueSource:
     queue_url: str
     queue_arn: str
     batch_size: int
+    window: float = 0.0  # the mapping's MaximumBatchingWindowInSeconds
+    in_flight: int = 0  # batches with the handler now
 
 
 @dataclass
@@ -160,6 +177,12 @@ class Pump:
     # Seconds between DescribeStream calls of a stream (new shards); 0: every pass. The
     # local stack's pump runs a pass every 0.2 s and sets this higher.
     describe_every: float = 0.0
+    # Batches of one queue with its handler at once: Lambda's SQS mapping starts with
+    # five pollers, each invoking with its own batch.
+    queue_concurrency: int = 5
+    # Called (from a worker thread) whenever a batch is done: the stack's pump thread
+    # then looks for more at once instead of at its next tick.
+    on_batch_done: Callable[[], None] | None = None
     streams: list[StreamSource] = field(default_factory=list)
     queues: list[QueueSource] = field(default_factory=list)
 
@@ -172,7 +195,11 @@ class Pump:
             config=Config(account_id_endpoint_mode="disabled"),
         )
         self._sqs = self.session.client("sqs", region_name=self.ctx.region)
+        self._lock = threading.Lock()
+        self._in_flight: set[Future[None]] = set()
+        self._executor: ThreadPoolExecutor | None = None
         for source in self.app.event_sources:
+            window = float(getattr(source, "maximum_batching_window_in_seconds", 0) or 0)
             if isinstance(source, DynamoDBEventConfig):
                 logical, attribute = _resource_of(source.stream_arn)
                 failure = ON_FAILURE_QUEUE.get(logical)
@@ -182,6 +209,7 @@ class Pump:
                         self.ctx.attributes[(logical, attribute)],
                         source.batch_size,
                         self.ctx.names.get(failure) if failure else None,
+                        window,
                     )
                 )
             elif isinstance(source, SQSEventConfig) and source.queue_arn:
@@ -192,17 +220,42 @@ class Pump:
                         self.ctx.names[logical],
                         self.ctx.attributes[(logical, "Arn")],
                         source.batch_size,
+                        window,
                     )
                 )
 
-    def run_once(self) -> int:
-        """One pass over every source; the number of records handed to handlers."""
-        delivered = 0
+    # ---- running -------------------------------------------------------------------
+
+    def dispatch(self) -> int:
+        """Hands every batch that is ready to a worker, without waiting for any: one per
+        shard with no batch in flight, and per queue up to `queue_concurrency` in flight.
+        The number of records handed out."""
+        handed = 0
         for stream in self.streams:
-            delivered += self._pump_stream(stream)
+            handed += self._dispatch_stream(stream)
         for queue in self.queues:
-            delivered += self._pump_queue(queue)
-        return delivered
+            handed += self._dispatch_queue(queue)
+        return handed
+
+    def wait(self) -> None:
+        """Until no batch is with a handler."""
+        while True:
+            with self._lock:
+                in_flight = set(self._in_flight)
+            if not in_flight:
+                return
+            futures.wait(in_flight)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._in_flight)
+
+    def run_once(self) -> int:
+        """One pass: dispatch, then wait for what it handed out (and anything else in
+        flight). The number of records delivered."""
+        handed = self.dispatch()
+        self.wait()
+        return handed
 
     def drain(self, max_passes: int = 10_000) -> int:
         """Runs until a pass delivers nothing; the number of passes it took."""
@@ -211,21 +264,79 @@ class Pump:
                 return passes
         raise RuntimeError(f"the pump did not settle in {max_passes} passes")
 
+    def close(self, timeout: float | None = None) -> bool:
+        """Stops taking work and waits (at most `timeout` s) for the batches in flight;
+        False if some are still with their handler."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+            in_flight = set(self._in_flight)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        _, left = futures.wait(in_flight, timeout)
+        return not left
+
+    def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._executor is None:
+                # Enough workers for every lane at once: a lane never waits for a worker.
+                lanes = len(self.streams) * 4 + len(self.queues) * self.queue_concurrency
+                self._executor = ThreadPoolExecutor(max(lanes, 1), thread_name_prefix="pump")
+            future = self._executor.submit(work, *args)
+            self._in_flight.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("a pump worker failed", exc_info=future.exception())
+        if self.on_batch_done is not None:
+            self.on_batch_done()
+
     # ---- streams -------------------------------------------------------------------
 
-    def _read_shards(self, stream: StreamSource) -> None:
+    def _pump_stream(self, stream: StreamSource) -> int:
+        """One pass over one stream only (tests: publish without consuming)."""
+        handed = self._dispatch_stream(stream)
+        self.wait()
+        return handed
+
+    def _dispatch_stream(self, stream: StreamSource) -> int:
         now = time.monotonic()
         if stream.described_at is None or now - stream.described_at >= self.describe_every:
             stream.described_at = now
             self._describe_shards(stream)
-        for shard in stream.shards.values():
-            if shard.iterator is None:
+        handed = 0
+        for shard in list(stream.shards.values()):
+            if shard.busy:
                 continue
-            page = self._dynamodb_streams.get_records(ShardIterator=shard.iterator, Limit=1000)
-            shard.iterator = page.get("NextShardIterator")
-            shard.pending.extend(
-                lambda_stream_record(r, stream.stream_arn, self.ctx.region) for r in page["Records"]
-            )
+            self._read(stream, shard)
+            if not shard.pending or not self._batch_ready(stream, shard, now):
+                continue
+            count = min(len(shard.pending), stream.batch_size)
+            shard.busy = True
+            handed += count
+            self._submit(self._deliver_stream_batch, stream, shard, count)
+        return handed
+
+    @staticmethod
+    def _batch_ready(stream: StreamSource, shard: _Shard, now: float) -> bool:
+        """A full batch, or the batching window of the oldest record is over (a retry
+        after a failure is ready at once: its window passed before its first try)."""
+        if stream.window <= 0 or len(shard.pending) >= stream.batch_size:
+            return True
+        return shard.pending_since is None or now - shard.pending_since >= stream.window
+
+    def _read(self, stream: StreamSource, shard: _Shard) -> None:
+        if shard.iterator is None:
+            return
+        page = self._dynamodb_streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+        shard.iterator = page.get("NextShardIterator")
+        if page["Records"] and not shard.pending:
+            shard.pending_since = time.monotonic()
+        shard.pending.extend(
+            lambda_stream_record(r, stream.stream_arn, self.ctx.region) for r in page["Records"]
+        )
 
     def _describe_shards(self, stream: StreamSource) -> None:
         description = self._dynamodb_streams.describe_stream(StreamArn=stream.stream_arn)
@@ -239,26 +350,25 @@ class Pump:
                 )["ShardIterator"]
                 stream.shards[shard_id] = _Shard(iterator)
 
-    def _pump_stream(self, stream: StreamSource) -> int:
-        self._read_shards(stream)
-        delivered = 0
-        for shard in stream.shards.values():
-            if not shard.pending:
-                continue
-            batch = shard.pending[: stream.batch_size]
-            delivered += len(batch)
+    def _deliver_stream_batch(self, stream: StreamSource, shard: _Shard, count: int) -> None:
+        """In a worker: one batch of one shard, then the shard is free for the next."""
+        try:
+            batch = shard.pending[:count]
             failed_from = self._call_stream_handler(stream, batch)
             if failed_from is None:
-                del shard.pending[: len(batch)]
+                del shard.pending[:count]
                 shard.attempts = 0
-                continue
+                return
             del shard.pending[:failed_from]
             shard.attempts += 1
             if shard.attempts >= self.max_stream_attempts:
-                self._give_up(stream, shard.pending[: len(batch) - failed_from])
-                del shard.pending[: len(batch) - failed_from]
+                self._give_up(stream, shard.pending[: count - failed_from])
+                del shard.pending[: count - failed_from]
                 shard.attempts = 0
-        return delivered
+        finally:
+            if not shard.pending:
+                shard.pending_since = None
+            shard.busy = False
 
     def _call_stream_handler(self, stream: StreamSource, batch: list[dict[str, Any]]) -> int | None:
         """None on success, else the index in `batch` to retry from."""
@@ -299,16 +409,54 @@ class Pump:
 
     # ---- queues --------------------------------------------------------------------
 
-    def _pump_queue(self, queue: QueueSource) -> int:
-        messages = self._sqs.receive_message(
+    def _dispatch_queue(self, queue: QueueSource) -> int:
+        handed = 0
+        while True:
+            with self._lock:
+                if queue.in_flight >= self.queue_concurrency:
+                    return handed
+            messages = self._receive(queue, queue.batch_size)
+            if not messages:
+                return handed
+            with self._lock:
+                queue.in_flight += 1
+            handed += len(messages)
+            self._submit(self._deliver_queue_batch, queue, messages)
+
+    def _receive(self, queue: QueueSource, wanted: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self._sqs.receive_message(
             QueueUrl=queue.queue_url,
-            MaxNumberOfMessages=min(10, queue.batch_size),
+            MaxNumberOfMessages=max(1, min(10, wanted)),
             MessageAttributeNames=["All"],
             AttributeNames=["All"],
             WaitTimeSeconds=0,
         ).get("Messages", [])
-        if not messages:
-            return 0
+        return messages
+
+    def _fill(self, queue: QueueSource, messages: list[dict[str, Any]]) -> None:
+        """With a batching window, as Lambda does: more messages until the batch is full
+        or the window is over."""
+        deadline = time.monotonic() + queue.window
+        while len(messages) < queue.batch_size:
+            more = self._receive(queue, queue.batch_size - len(messages))
+            if more:
+                messages.extend(more)
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, WINDOW_POLL_SECONDS))
+
+    def _deliver_queue_batch(self, queue: QueueSource, messages: list[dict[str, Any]]) -> None:
+        try:
+            if queue.window > 0:
+                self._fill(queue, messages)
+            self._call_queue_handler(queue, messages)
+        finally:
+            with self._lock:
+                queue.in_flight -= 1
+
+    def _call_queue_handler(self, queue: QueueSource, messages: list[dict[str, Any]]) -> None:
         records = [lambda_sqs_record(m, queue.queue_arn, self.ctx.region) for m in messages]
         try:
             result = self.invoke(queue.function, {"Records": records})
@@ -317,15 +465,21 @@ class Pump:
         except Exception:
             log.exception("queue handler %s raised", queue.function)
             failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(number), "ReceiptHandle": message["ReceiptHandle"]}
+                for number, message in enumerate(done[start : start + 10])
+            ]
+            answer = self._sqs.delete_message_batch(QueueUrl=queue.queue_url, Entries=entries)
+            if answer.get("Failed"):
+                log.error("deleting handled messages failed: %s", answer["Failed"])
+        if self.retry_visibility is None:
+            return
         for message in messages:
-            if message["MessageId"] not in failed:
-                self._sqs.delete_message(
-                    QueueUrl=queue.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            elif self.retry_visibility is not None:
+            if message["MessageId"] in failed:
                 self._sqs.change_message_visibility(
                     QueueUrl=queue.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=self.retry_visibility,
                 )
-        return len(messages)

@@ -180,6 +180,9 @@ class LoopbackSession:
     def __init__(self, session: Any, endpoint: str) -> None:
         self._session = session
         self.endpoint = endpoint.rstrip("/")
+        # Handlers run on many threads (the pump's, the websocket's); a boto3 Session is
+        # not thread-safe while it builds a client.
+        self._building = threading.Lock()
 
     @property
     def region_name(self) -> str | None:
@@ -191,7 +194,8 @@ class LoopbackSession:
             # https://<api>.execute-api.<region>.amazonaws.com/<stage> -> <endpoint>/<stage>
             path = urlsplit(kwargs.get("endpoint_url") or "").path
             kwargs["endpoint_url"] = self.endpoint + path
-        return self._session.client(service_name, *args, **kwargs)
+        with self._building:
+            return self._session.client(service_name, *args, **kwargs)
 
 
 def _event(

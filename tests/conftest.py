@@ -219,7 +219,9 @@ def pump(
     from devstack.pump import Pump, lambda_invoker
 
     monkeypatch.setenv("TANDEM_CASCADE_SWEEP_DELAY_SECONDS", "0")
-    return Pump(aws, stack, app, invoke=lambda_invoker(app, STAGE), retry_visibility=0)
+    pump = Pump(aws, stack, app, invoke=lambda_invoker(app, STAGE), retry_visibility=0)
+    yield pump
+    pump.close()
 
 
 @pytest.fixture

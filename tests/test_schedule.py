@@ -225,7 +225,7 @@ class FailingPump:
         self.failures = failures
         self.passes = 0
 
-    def run_once(self) -> int:
+    def dispatch(self) -> int:
         self.passes += 1
         if self.passes <= self.failures:
             raise ConnectionError("the embedded AWS is not answering")
