@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv lint typecheck pytest test check clean bench run token package deploy
+.PHONY: venv lint typecheck pytest test check clean bench load run token package deploy
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -62,6 +62,14 @@ check: test
 bench: venv
 	$(BIN)/python bench/cold_start.py 10
 	$(BIN)/python bench/api_latency.py 200
+	$(BIN)/python bench/http_latency.py 300
+
+# USERS users with a websocket each for DURATION seconds against a stack started for the
+# run (ATTACH=1: the running `make run`), then a recount of every acknowledged write.
+USERS ?= 20
+DURATION ?= 60
+load: venv
+	$(BIN)/python bench/load.py --users $(USERS) --seconds $(DURATION) $(if $(ATTACH),--attach)
 
 
 clean:
