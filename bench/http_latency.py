@@ -92,11 +92,10 @@ def in_process() -> Any:
     )["AuthenticationResult"]["IdToken"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    import logging
-
     from app import app
+    from chalicelib.core.log import logger
 
-    logging.getLogger("tandem").setLevel(logging.WARNING)  # not a line per request
+    logger().setLevel("WARNING")  # not a line per request on the terminal
     client = Client(app, stage_name="dev")
     client.__enter__()
 

@@ -82,6 +82,9 @@ ON_FAILURE_ACTIONS = ("sqs:SendMessage",)
 # Stream mappings: a record is retried this often, halving the batch each time, and then
 # sent to the on-failure destination, so one bad record cannot block its shard.
 STREAM_MAX_RETRIES = 5
+# Batches of one shard with the function at once, each for its own partition keys (per
+# key the order holds): one shard's publisher keeps up with a burst of writes.
+STREAM_PARALLELIZATION = 10
 ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
 ALARM_PERIOD_SECONDS = 300
 # Resource types whose Ref is their ARN; every other type is referred to by GetAtt Arn.
@@ -587,6 +590,7 @@ class MergeBuilder:
         return {
             "MaximumRetryAttempts": STREAM_MAX_RETRIES,
             "BisectBatchOnFunctionError": True,
+            "ParallelizationFactor": STREAM_PARALLELIZATION,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "DestinationConfig": {"OnFailure": {"Destination": get_att(queue)}},
         }

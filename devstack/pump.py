@@ -3,10 +3,12 @@
 It reads DynamoDB stream records and SQS messages (after moto's own SNS fan-out with the
 real filter policies) and calls the app's own handlers with Lambda-shaped events, on a
 pool of worker threads, concurrently as Lambda does:
-- streams: one batch per shard with its handler at a time, so in order per shard, while
-  shards (and streams) run side by side; batches of up to the handler's batch size, after
-  its batching window; a partial batch failure or an exception retries from the failed
-  record, at most `max_stream_attempts` times, then the batch goes to the mapping's
+- streams: as the deployed mapping's ParallelizationFactor says, a shard's records are
+  spread over lanes by partition key, and each lane has one batch with its handler at a
+  time, so each key's records stay in order while lanes, shards and streams run side by
+  side; batches of up to the handler's batch size, after its batching window; a partial
+  batch failure or an exception retries (that lane) from the failed record, at most
+  `max_stream_attempts` times, then the rest of the batch goes to the mapping's
   on-failure queue, as a stream mapping with bounded retries does;
 - SQS: up to `queue_concurrency` batches of one queue with its handler at once (Lambda's
   pollers), of up to the handler's batch size (filled during its batching window); a
@@ -21,6 +23,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +38,7 @@ from chalicelib.core.settings import EVENT_SOURCE_ENV
 from chalicelib.core.sources import ARNS
 
 from .infra import Context
+from .package import STREAM_PARALLELIZATION
 
 log = logging.getLogger("tandem.pump")
 
@@ -133,14 +137,23 @@ def lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> d
 
 
 @dataclass
-class _Shard:
-    iterator: str | None
+class _Lane:
+    """The records of one shard whose partition keys hash to it, in stream order: Lambda's
+    ParallelizationFactor runs one batch per lane at a time, so each key keeps its order.
+    While a batch is with its handler (`busy`), only that batch's worker changes
+    `attempts`; `pending` changes under the shard's lock (the reader appends to it)."""
+
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
-    # A batch of this shard is with a handler. Only that batch's worker touches `pending`
-    # and `attempts` meanwhile; the dispatcher reads the shard again once it is back.
     busy: bool = False
     pending_since: float | None = None  # time.monotonic() the oldest pending record came
+
+
+@dataclass
+class _Shard:
+    iterator: str | None
+    lanes: list[_Lane]
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -150,6 +163,8 @@ class StreamSource:
     batch_size: int
     on_failure_url: str | None
     window: float = 0.0  # the mapping's MaximumBatchingWindowInSeconds
+    parallelization: int = 1  # the mapping's ParallelizationFactor
+    partition_key: str = ""  # the table's hash key: records are spread over lanes by it
     shards: dict[str, _Shard] = field(default_factory=dict)
     described_at: float | None = None  # time.monotonic() of the last DescribeStream
 
@@ -210,6 +225,7 @@ class Pump:
                         source.batch_size,
                         self.ctx.names.get(failure) if failure else None,
                         window,
+                        STREAM_PARALLELIZATION,
                     )
                 )
             elif isinstance(source, SQSEventConfig) and source.queue_arn:
@@ -279,7 +295,8 @@ class Pump:
         with self._lock:
             if self._executor is None:
                 # Enough workers for every lane at once: a lane never waits for a worker.
-                lanes = len(self.streams) * 4 + len(self.queues) * self.queue_concurrency
+                lanes = sum(s.parallelization for s in self.streams)
+                lanes += len(self.queues) * self.queue_concurrency
                 self._executor = ThreadPoolExecutor(max(lanes, 1), thread_name_prefix="pump")
             future = self._executor.submit(work, *args)
             self._in_flight.add(future)
@@ -308,38 +325,45 @@ class Pump:
             self._describe_shards(stream)
         handed = 0
         for shard in list(stream.shards.values()):
-            if shard.busy:
-                continue
             self._read(stream, shard)
-            if not shard.pending or not self._batch_ready(stream, shard, now):
-                continue
-            count = min(len(shard.pending), stream.batch_size)
-            shard.busy = True
-            handed += count
-            self._submit(self._deliver_stream_batch, stream, shard, count)
+            for lane in shard.lanes:
+                with shard.lock:
+                    if lane.busy or not lane.pending or not self._batch_ready(stream, lane, now):
+                        continue
+                    count = min(len(lane.pending), stream.batch_size)
+                    lane.busy = True
+                handed += count
+                self._submit(self._deliver_stream_batch, stream, shard, lane, count)
         return handed
 
     @staticmethod
-    def _batch_ready(stream: StreamSource, shard: _Shard, now: float) -> bool:
+    def _batch_ready(stream: StreamSource, lane: _Lane, now: float) -> bool:
         """A full batch, or the batching window of the oldest record is over (a retry
         after a failure is ready at once: its window passed before its first try)."""
-        if stream.window <= 0 or len(shard.pending) >= stream.batch_size:
+        if stream.window <= 0 or len(lane.pending) >= stream.batch_size:
             return True
-        return shard.pending_since is None or now - shard.pending_since >= stream.window
+        return lane.pending_since is None or now - lane.pending_since >= stream.window
 
     def _read(self, stream: StreamSource, shard: _Shard) -> None:
         if shard.iterator is None:
             return
         page = self._dynamodb_streams.get_records(ShardIterator=shard.iterator, Limit=1000)
         shard.iterator = page.get("NextShardIterator")
-        if page["Records"] and not shard.pending:
-            shard.pending_since = time.monotonic()
-        shard.pending.extend(
-            lambda_stream_record(r, stream.stream_arn, self.ctx.region) for r in page["Records"]
-        )
+        now = time.monotonic()
+        with shard.lock:
+            for raw in page["Records"]:
+                record = lambda_stream_record(raw, stream.stream_arn, self.ctx.region)
+                key = json.dumps(record["dynamodb"].get("Keys", {}).get(stream.partition_key))
+                lane = shard.lanes[zlib.crc32(key.encode()) % len(shard.lanes)]
+                if not lane.pending:
+                    lane.pending_since = now
+                lane.pending.append(record)
 
     def _describe_shards(self, stream: StreamSource) -> None:
         description = self._dynamodb_streams.describe_stream(StreamArn=stream.stream_arn)
+        for key in description["StreamDescription"].get("KeySchema", []):
+            if key["KeyType"] == "HASH":
+                stream.partition_key = key["AttributeName"]
         for shard in description["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
             if shard_id not in stream.shards:
@@ -348,27 +372,35 @@ class Pump:
                     ShardId=shard_id,
                     ShardIteratorType="TRIM_HORIZON",
                 )["ShardIterator"]
-                stream.shards[shard_id] = _Shard(iterator)
+                lanes = [_Lane() for _ in range(max(1, stream.parallelization))]
+                stream.shards[shard_id] = _Shard(iterator, lanes)
 
-    def _deliver_stream_batch(self, stream: StreamSource, shard: _Shard, count: int) -> None:
-        """In a worker: one batch of one shard, then the shard is free for the next."""
+    def _deliver_stream_batch(
+        self, stream: StreamSource, shard: _Shard, lane: _Lane, count: int
+    ) -> None:
+        """In a worker: one batch of one lane, then the lane is free for the next."""
         try:
-            batch = shard.pending[:count]
+            with shard.lock:
+                batch = lane.pending[:count]
             failed_from = self._call_stream_handler(stream, batch)
             if failed_from is None:
-                del shard.pending[:count]
-                shard.attempts = 0
+                with shard.lock:
+                    del lane.pending[:count]
+                lane.attempts = 0
                 return
-            del shard.pending[:failed_from]
-            shard.attempts += 1
-            if shard.attempts >= self.max_stream_attempts:
-                self._give_up(stream, shard.pending[: count - failed_from])
-                del shard.pending[: count - failed_from]
-                shard.attempts = 0
+            with shard.lock:
+                del lane.pending[:failed_from]
+            lane.attempts += 1
+            if lane.attempts >= self.max_stream_attempts:
+                self._give_up(stream, batch[failed_from:])
+                with shard.lock:
+                    del lane.pending[: count - failed_from]
+                lane.attempts = 0
         finally:
-            if not shard.pending:
-                shard.pending_since = None
-            shard.busy = False
+            with shard.lock:
+                if not lane.pending:
+                    lane.pending_since = None
+                lane.busy = False
 
     def _call_stream_handler(self, stream: StreamSource, batch: list[dict[str, Any]]) -> int | None:
         """None on success, else the index in `batch` to retry from."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from devstack.package import STREAM_PARALLELIZATION
 from devstack.pump import Pump, QueueSource, StreamSource
 
 BOUND = 10.0  # seconds: how long a barrier waits for the others before the test fails
@@ -31,6 +32,9 @@ class Handlers:
         self.active: dict[str, int] = defaultdict(int)
         self.most_active: dict[str, int] = defaultdict(int)
         self.barrier: threading.Barrier | None = None
+        # Calls wait until this many are with the handler at once (then none waits more).
+        self.meet = 0
+        self.met = threading.Event()
         self.hold_seconds = 0.0
         self.fail_once: set[str] = set()  # sequence numbers to report failed once
         self._lock = threading.Lock()
@@ -39,7 +43,11 @@ class Handlers:
         with self._lock:
             self.active[function] += 1
             self.most_active[function] = max(self.most_active[function], self.active[function])
+            if self.meet and self.active[function] >= self.meet:
+                self.met.set()
         try:
+            if self.meet and not self.met.wait(BOUND):
+                raise TimeoutError("no other batch came while this one was in flight")
             if self.barrier is not None:
                 self.barrier.wait()  # BrokenBarrierError if the others never come
             with self._lock:
@@ -85,13 +93,14 @@ def send(aws: Any, source: QueueSource, count: int) -> None:
         sqs.send_message(QueueUrl=source.queue_url, MessageBody=f'{{"n": {number}}}')
 
 
-def put_projects(aws: Any, stack: Any, count: int, prefix: str = "p") -> None:
-    """Raw items in the projects table: only their stream records matter here."""
+def put_projects(aws: Any, stack: Any, count: int, prefix: str = "p", user: str = "u") -> None:
+    """Raw items in the projects table (partition key `user`): only their stream records
+    matter here."""
     dynamodb = aws.client("dynamodb")
     for number in range(count):
         dynamodb.put_item(
             TableName=stack.names["ProjectsTable"],
-            Item={"userId": {"S": "u"}, "projectId": {"S": f"{prefix}{number:04d}"}},
+            Item={"userId": {"S": user}, "projectId": {"S": f"{prefix}{number:04d}"}},
         )
 
 
@@ -159,7 +168,7 @@ def test_streams_of_different_tables_are_with_their_handlers_at_once(
     assert sorted(handlers.functions()) == ["publish_note_changes", "publish_project_changes"]
 
 
-def test_one_shard_is_delivered_one_batch_at_a_time_in_order_with_retries(
+def test_one_partition_key_is_delivered_one_batch_at_a_time_in_order_with_retries(
     pump: Pump, handlers: Handlers, aws: Any, stack: Any
 ) -> None:
     projects = stream(pump, "publish_project_changes")
@@ -188,6 +197,30 @@ def test_one_shard_is_delivered_one_batch_at_a_time_in_order_with_retries(
     # In order; after the failure, from the failed record on, never skipping past it.
     assert [s for batch in delivered for s in batch] == written[:6] + written[4:]
     assert handlers.most_active[projects.function] == 1
+
+
+def test_batches_of_other_partition_keys_of_the_shard_are_with_the_handler_at_once(
+    pump: Pump, handlers: Handlers, aws: Any, stack: Any
+) -> None:
+    """The deployed mapping's ParallelizationFactor: one shard, several batches in flight,
+    each key's records in their order."""
+    projects = stream(pump, "publish_project_changes")
+    assert projects.parallelization == STREAM_PARALLELIZATION > 1
+    pump.streams = [projects]
+    users = [f"user-{n}" for n in range(12)]
+    for user in users:
+        put_projects(aws, stack, 3, user=user)
+    # The first batch waits for a second one: they only meet if both are in flight.
+    handlers.meet = 2
+    pump.drain()
+
+    delivered: dict[str, list[str]] = defaultdict(list)
+    for batch in handlers.batches_of(projects.function):
+        for record in batch:
+            key = record["dynamodb"]["Keys"]
+            delivered[key["userId"]["S"]].append(key["projectId"]["S"])
+    assert delivered == {user: ["p0000", "p0001", "p0002"] for user in users}
+    assert handlers.most_active[projects.function] > 1
 
 
 def test_a_stream_batching_window_waits_for_a_full_batch(
@@ -223,3 +256,4 @@ def test_the_batch_sizes_are_the_handlers(pump: Pump) -> None:
     assert {s.function: s.batch_size for s in pump.streams + pump.queues} == declared
     windows = {source.name: source.maximum_batching_window_in_seconds for source in sources}
     assert {s.function: s.window for s in pump.streams + pump.queues} == windows
+    assert {s.parallelization for s in pump.streams} == {STREAM_PARALLELIZATION}

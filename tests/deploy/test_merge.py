@@ -99,6 +99,7 @@ def test_a_stream_handler_gets_its_source_options_alarm_and_permissions() -> Non
         "Stream": {"Fn::GetAtt": ["ThingsTable", "StreamArn"]},
         "MaximumRetryAttempts": 5,
         "BisectBatchOnFunctionError": True,
+        "ParallelizationFactor": 10,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["ThingsDLQ", "Arn"]}}},
     }
