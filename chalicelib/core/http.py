@@ -25,8 +25,9 @@ from .errors import (
 )
 from .identity import current_user_id
 from .log import bind_correlation_id, logger
-from .schema import LoadSchema
+from .schema import LoadSchema, printable_key, text_errors
 from .settings import get_settings
+from .strict_json import DuplicateKey, parse_json
 
 PROBLEM_TYPE_PREFIX = "urn:problem-type:tandem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -147,15 +148,24 @@ def json_body(request: Request) -> Any:
     if not raw.strip():
         raise BadRequest("A JSON request body is required.")
     try:
-        # UTF-8 only, as the contract says (json.loads would also guess UTF-16/32), and a
-        # pathologically nested document is malformed too, not a RecursionError's 500.
-        return json.loads(raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw)
+        # A pathologically nested document is malformed too, not a RecursionError's 500.
+        data = parse_json(raw)
+    except DuplicateKey as duplicate:
+        key = printable_key(duplicate.key)
+        raise ValidationFailed(
+            {key: ["The field appears more than once."]}, "The request body repeats a field."
+        ) from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("The request body is not valid JSON.") from None
+    if isinstance(data, Mapping) and (errors := text_errors(data)):
+        raise ValidationFailed(errors, "The request body has strings that are not valid text.")
+    return data
 
 
 def query(request: Request, schema: LoadSchema) -> dict[str, Any]:
     params: Mapping[str, str] = request.query_params or {}
+    if errors := text_errors(params):
+        raise ValidationFailed(errors, "The query string has parameters that are not valid text.")
     try:
         return dict(schema.load(dict(params)))
     except ValidationError as error:

@@ -18,8 +18,9 @@ from pynamodb.attributes import UTCDateTimeAttribute as DateTime
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
-from .errors import BadRequest, Conflict
+from .errors import BadRequest, Conflict, ValidationFailed
 from .models import SettingsTable, condition_failed, utcnow
+from .schema import text_errors
 from .settings import get_settings
 
 HEADER = "idempotency-key"
@@ -59,6 +60,8 @@ def run(request: Request, user_id: str, get_response: Callable[[Request], Respon
     client_key = request.headers[HEADER]
     if not 0 < len(client_key) <= MAX_KEY_CHARS:
         raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters.")
+    if errors := text_errors({"Idempotency-Key": client_key}):
+        raise ValidationFailed(errors, "The Idempotency-Key header is not valid text.")
     params = json.dumps(request.uri_params or {}, sort_keys=True)
     record_key = _digest(user_id, request.method, request.path, params, client_key)
     request_hash = _digest(request.raw_body or b"")

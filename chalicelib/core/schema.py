@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -11,6 +12,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 from .errors import BadRequest, ValidationFailed
 
 READ_ONLY_MESSAGE = "Read-only field."
+
+# What a JSON string may hold but stored text may not: a lone surrogate (a client cut an
+# emoji in half; DynamoDB and UTF-8 refuse it, so it was a 500) and the C0 control
+# characters other than tab, line feed and carriage return (U+0000 ends strings in C
+# clients, and each would be escaped to 6 bytes, breaking the size budget; see
+# docs/decisions.md).
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class LoadSchema(Schema):
@@ -88,3 +96,54 @@ def _flat_messages(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [message for item in value for message in _flat_messages(item)]
     return [str(value)]
+
+
+def _text_problem(value: str) -> str | None:
+    found = _NOT_TEXT.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    if "\ud800" <= char <= "\udfff":
+        return (
+            f"Not valid Unicode: a lone surrogate U+{ord(char):04X} at character "
+            f"{found.start()} (half of a character cut in two?)."
+        )
+    return f"The control character U+{ord(char):04X} (at character {found.start()}) is not allowed."
+
+
+def printable_key(key: str) -> str:
+    """A key safe to echo back in an error: what is not text becomes U+FFFD."""
+    return _NOT_TEXT.sub("\ufffd", key)
+
+
+def _join(path: str, step: str) -> str:
+    return f"{path}.{step}" if path else step
+
+
+def text_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every string in a parsed JSON object or query string that cannot be stored as text,
+    as the contract's errors map: top-level field -> messages, with a list item's or a
+    nested key's path in front ("0: ..."). Iterative, so nesting depth costs no stack."""
+    errors: dict[str, list[str]] = {}
+    for key, value in data.items():
+        field = printable_key(key)
+        messages: list[str] = []
+        if (problem := _text_problem(key)) is not None:
+            messages.append(f"The field name: {problem}")
+        stack: list[tuple[str, Any]] = [("", value)]
+        while stack:
+            path, item = stack.pop()
+            if isinstance(item, str):
+                if (problem := _text_problem(item)) is not None:
+                    messages.append(f"{path}: {problem}" if path else problem)
+            elif isinstance(item, Mapping):
+                for inner_key, inner in item.items():
+                    inner_path = _join(path, printable_key(inner_key))
+                    if (problem := _text_problem(inner_key)) is not None:
+                        messages.append(f"{inner_path}: the key: {problem}")
+                    stack.append((inner_path, inner))
+            elif isinstance(item, list):
+                stack.extend((_join(path, str(i)), inner) for i, inner in enumerate(item))
+        if messages:
+            errors[field] = sorted(messages)
+    return errors
