@@ -498,7 +498,7 @@ def test_idempotency_key_is_for_post_only(api, world):
     key = {"Idempotency-Key": "patch-key"}
     path = world.path("notes")
     first = api.patch(path, world.user, {"title": "p"}, headers=key)
-    second = api.patch(path, world.user, {"title": "p"}, headers=key)
+    second = api.patch(path, world.user, {"title": "q"}, headers=key)
     assert (first.status, second.status) == (200, 200)
     assert second.json["version"] == first.json["version"] + 1
 

@@ -22,6 +22,7 @@ from .errors import BadRequest, Conflict, ValidationFailed
 from .models import SettingsTable, condition_failed, utcnow
 from .schema import text_errors
 from .settings import get_settings
+from .strict_json import canonical
 
 HEADER = "idempotency-key"
 MAX_KEY_CHARS = 255
@@ -64,7 +65,8 @@ def run(request: Request, user_id: str, get_response: Callable[[Request], Respon
         raise ValidationFailed(errors, "The Idempotency-Key header is not valid text.")
     params = json.dumps(request.uri_params or {}, sort_keys=True)
     record_key = _digest(user_id, request.method, request.path, params, client_key)
-    request_hash = _digest(request.raw_body or b"")
+    # Compared as JSON: a retry that only reorders keys or whitespace is the same request.
+    request_hash = _digest(canonical(request.raw_body or b""))
     now = utcnow()
     record = IdempotencyRecord(
         record_key,
@@ -111,7 +113,10 @@ def _replay(record_key: str, request_hash: str) -> Response:
     try:
         existing = IdempotencyRecord.get(record_key, consistent_read=True)
     except DoesNotExist:
-        raise Conflict("A request with this Idempotency-Key has just finished; retry.") from None
+        raise Conflict(
+            "A request with this Idempotency-Key has just finished; retry.",
+            headers={"Retry-After": "1"},
+        ) from None
     if existing.request_hash != request_hash:
         raise Conflict("This Idempotency-Key was already used with a different request body.")
     if existing.state != "completed" or existing.status_code is None:

@@ -52,6 +52,19 @@ class StrictInteger(fields.Integer):
         return int(super()._deserialize(value, attr, data, **kwargs))
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class StrictDate(fields.Date):
+    """Exactly YYYY-MM-DD: date.fromisoformat also takes 20261122 and 2026-W47-1, which
+    the contract does not, and which would come back rewritten."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Timestamp(fields.Field[datetime]):
     """RFC 3339 UTC with millisecond precision, e.g. 2026-11-22T10:00:00.000Z."""
 

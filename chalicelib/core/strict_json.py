@@ -43,3 +43,11 @@ def parse_json(raw: bytes | str) -> Any:
         text, object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
     )
 
+
+def canonical(raw: bytes | str) -> bytes:
+    """The body as canonical JSON (sorted keys, no whitespace), so that two bodies that
+    are the same JSON compare equal; the raw bytes when it is not JSON at all."""
+    try:
+        return json.dumps(parse_json(raw), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError, RecursionError, DuplicateKey):
+        return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .conditional import EntityTags, require_match
-from .errors import Conflict, PreconditionFailed
+from .errors import PreconditionFailed, ServiceUnavailable
 
-ATTEMPTS = 3
+# Without If-Match a lost race is retried on the fresh item until this much time has
+# passed (the API function's timeout is 29 s). Every round has a winner, so only a
+# resource written faster than it can be written ever gets here.
+RETRY_SECONDS = 10.0
+_BACKOFF_SECONDS = 0.005
+_MAX_BACKOFF_SECONDS = 0.2
 
 
 class Versioned(Protocol):
     @property
     def version(self) -> int | None: ...
+
+    def serialize(self, null_check: bool = True) -> dict[str, Any]: ...
 
 
 V = TypeVar("V", bound=Versioned)
@@ -31,18 +40,33 @@ def write_with_retry(
 ) -> V:
     """Load, check If-Match, change, write conditionally on the version read.
 
-    With If-Match a lost race is the client's 412; without it the change is re-applied
-    to the fresh item, since the client asked for last-writer-wins.
+    With If-Match a lost race is the client's 412. Without it the client asked for
+    last-writer-wins, so the change is re-applied to the fresh item until it lands:
+    every caller gets its own version, none a 409. A change that changes nothing is not
+    written at all: no new version, no event.
     """
-    for _ in range(ATTEMPTS):
+    deadline = time.monotonic() + RETRY_SECONDS
+    attempt = 0
+    while True:
         item = load()
         require_match(if_match, item.version or 0)
+        before = item.serialize(null_check=False)
         apply(item)
+        if item.serialize(null_check=False) == before:
+            return item
         try:
             persist(item)
         except VersionConflict:
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while the request ran.") from None
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    "The resource is being changed too often to apply this change; retry.",
+                    retry_after_seconds=1,
+                ) from None
+            # Full jitter, so that the losers of one round do not collide again.
+            backoff = min(_MAX_BACKOFF_SECONDS, _BACKOFF_SECONDS * 2**attempt)
+            time.sleep(random.uniform(0, backoff))  # noqa: S311 (jitter, not a secret)
+            attempt += 1
             continue
         return item
-    raise Conflict("The resource is being changed concurrently; retry the request.")

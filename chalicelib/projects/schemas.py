@@ -17,10 +17,11 @@ class ProjectIn(LoadSchema):
     description = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=10_000)
     )
+    # \Z, not $: Regexp matches with re.match, and $ also matches before a final newline.
     color = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^#[0-9A-Fa-f]{6}$", error="Must be a #RRGGBB colour."),
+        validate=validate.Regexp(r"#[0-9A-Fa-f]{6}\Z", error="Must be a #RRGGBB colour."),
     )
     archived = StrictBoolean(load_default=False)
 

@@ -9,6 +9,7 @@ from chalicelib.core.schema import (
     DumpSchema,
     LoadSchema,
     StrictBoolean,
+    StrictDate,
     StrictInteger,
     Timestamp,
     not_blank,
@@ -31,8 +32,8 @@ class TaskIn(LoadSchema):
     title = fields.String(required=True, validate=[validate.Length(1, 500), not_blank])
     project_id = fields.String(required=True, data_key="projectId", validate=validate.Length(1, 64))
     status = fields.String(load_default="Active", validate=validate.OneOf(STATUSES))
-    target_date = fields.Date(load_default=None, allow_none=True, data_key="targetDate")
-    start_date = fields.Date(load_default=None, allow_none=True, data_key="startDate")
+    target_date = StrictDate(load_default=None, allow_none=True, data_key="targetDate")
+    start_date = StrictDate(load_default=None, allow_none=True, data_key="startDate")
     is_completed = StrictBoolean(load_default=False, data_key="isCompleted")
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10_000))
     priority = StrictInteger(load_default=None, allow_none=True, validate=validate.Range(0, 4))
