@@ -19,6 +19,7 @@ One handler's exception is logged and never stops the pump.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -100,14 +101,21 @@ def _resource_of(declared_arn: str) -> tuple[str, str]:
     raise LookupError(f"{declared_arn} is not one of chalicelib.core.sources.ARNS")
 
 
+def _as_lambda_json(value: Any) -> Any:
+    """Lambda's JSON for what botocore parsed: Binary (B) values are base64 text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
 def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
     """moto's GetRecords output in the shape Lambda delivers it."""
-    shaped: dict[str, Any] = json.loads(json.dumps(record, default=str))
+    shaped: dict[str, Any] = json.loads(json.dumps(record, default=_as_lambda_json))
     change = dict(record["dynamodb"])
     created = change.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         change["ApproximateCreationDateTime"] = created.timestamp()
-    shaped["dynamodb"] = json.loads(json.dumps(change, default=str))
+    shaped["dynamodb"] = json.loads(json.dumps(change, default=_as_lambda_json))
     shaped.update(eventSource="aws:dynamodb", eventSourceARN=stream_arn, awsRegion=region)
     return shaped
 

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.settings import MAX_BODY_BYTES
 from tests.problems import field_errors, problem
 
 KINDS = ("projects", "tasks", "notes")
 ID_FIELD = {"projects": "projectId", "tasks": "taskId", "notes": "noteId"}
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-CAP = 256 * 1024
+CAP = MAX_BODY_BYTES
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def test_body_over_the_cap_is_413(api, world, subtests):
     for method, path, body in world.writes():
         for label, raw in (
             ("one byte over", padded(body, CAP + 1)),
-            ("one MiB of JSON", json.dumps({**body, "body": "x" * 1024 * 1024}).encode()),
+            ("two MiB of JSON", json.dumps({**body, "body": "x" * 2 * 1024 * 1024}).encode()),
             ("not even JSON", b"{" * (CAP + 10)),
         ):
             with subtests.test(f"{method} {path.split('/')[1]} {label}"):

@@ -192,7 +192,8 @@ def respond(
         headers["ETag"] = etag(version)
     if location is not None:
         headers["Location"] = location
-    return Response(body=json.dumps(body), status_code=status, headers=headers)
+    # UTF-8, not \uXXXX escapes: a CJK or emoji text is half or a third of the bytes.
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers=headers)
 
 
 def respond_resource(request: Request, body: Any, version: int) -> Response:

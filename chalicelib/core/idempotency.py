@@ -19,7 +19,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
 from .errors import BadRequest, Conflict, ValidationFailed
-from .models import SettingsTable, condition_failed, utcnow
+from .models import CompressedText, SettingsTable, condition_failed, utcnow
 from .schema import text_errors
 from .settings import get_settings
 from .strict_json import canonical
@@ -40,7 +40,7 @@ class IdempotencyRecord(Model):
     state = UnicodeAttribute()  # "in-progress" | "completed"
     locked_until = DateTime(attr_name="lockedUntil")
     status_code = NumberAttribute(attr_name="statusCode", null=True)
-    body = UnicodeAttribute(null=True)
+    body = CompressedText(null=True)  # a note's answer may be 400 KB of UTF-8
     headers = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(attr_name="expiresAt")
 

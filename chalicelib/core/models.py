@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import Attribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
+from pynamodb.constants import BINARY
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -81,6 +84,22 @@ class ChangeTracking:
     request_id = UnicodeAttribute(attr_name="requestId", null=True)
     deleted_at = UTCDateTimeAttribute(attr_name="deletedAt", null=True)
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
+
+
+class CompressedText(Attribute[str]):
+    """Text stored zlib-compressed, as Binary. A note body may hold 100,000 four-byte
+    characters: 400,000 bytes of UTF-8, DynamoDB's whole item limit. Compressed, the
+    worst case (random astral characters) is about 300 KB (docs/decisions.md)."""
+
+    attr_type = BINARY
+
+    def serialize(self, value: str) -> bytes:
+        return zlib.compress(value.encode("utf-8"))
+
+    def deserialize(self, value: bytes | str) -> str:
+        # botocore hands over bytes; a stream record in a Lambda event has base64 text.
+        raw = base64.b64decode(value) if isinstance(value, str) else value
+        return zlib.decompress(raw).decode("utf-8")
 
 
 def condition_failed(error: PynamoDBException) -> bool:

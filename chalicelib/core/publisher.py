@@ -73,10 +73,33 @@ def envelope_of(record: Mapping[str, Any], change_source: ChangeSource) -> Envel
     )
 
 
+# SNS takes at most 256 KiB per message, its attributes included.
+MAX_MESSAGE_BYTES = 256 * 1024 - 4 * 1024
+
+
+def message_of(envelope: Envelope) -> str:
+    """The envelope as JSON of at most MAX_MESSAGE_BYTES. A note may hold 400 KB of text,
+    more than SNS carries: then its largest text fields leave `data`, named in
+    `dataOmitted`, and a consumer that needs them reads the resource (docs/events.md)."""
+    body = envelope.to_json()
+    message = json.dumps(body, ensure_ascii=False)
+    data = dict(body["data"])
+    texts = sorted(
+        (name for name, value in data.items() if isinstance(value, str)),
+        key=lambda name: len(data[name].encode()),
+    )
+    omitted: list[str] = []
+    while len(message.encode()) > MAX_MESSAGE_BYTES and texts:
+        omitted.append(texts.pop())
+        del data[omitted[-1]]
+        message = json.dumps({**body, "data": data, "dataOmitted": omitted}, ensure_ascii=False)
+    return message
+
+
 def publish(envelope: Envelope, topic_arn: str) -> None:
     client("sns").publish(
         TopicArn=topic_arn,
-        Message=json.dumps(envelope.to_json()),
+        Message=message_of(envelope),
         MessageAttributes=envelope.message_attributes(),
     )
 

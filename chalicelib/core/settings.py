@@ -46,6 +46,7 @@ GENERATED_RESOURCE_ENV: dict[str, str] = {
 WEBSOCKET_STAGE_ENV = "TANDEM_WEBSOCKET_STAGE"
 
 STAGES = ("local", "dev", "prod")
+MAX_BODY_BYTES = 1280 * 1024
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def get_settings() -> Settings:
         # A cascade round stops taking new tasks when less than this is left of its
         # Lambda's time (the function's timeout is 120 s).
         cascade_time_margin=_int("TANDEM_CASCADE_TIME_MARGIN_SECONDS", 30),
-        max_body_bytes=_int("TANDEM_MAX_BODY_BYTES", 256 * 1024),
+        # The largest legal body, a note at every limit sent as \uXXXX escapes (12 bytes
+        # per astral character), is about 1.22 MB; see docs/decisions.md.
+        max_body_bytes=_int("TANDEM_MAX_BODY_BYTES", MAX_BODY_BYTES),
         tombstone_days=_int("TANDEM_TOMBSTONE_DAYS", 30),
         idempotency_hours=_int("TANDEM_IDEMPOTENCY_HOURS", 24),
     )

@@ -4,7 +4,7 @@ from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, V
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.core.models import ChangeTracking, SettingsTable
+from chalicelib.core.models import ChangeTracking, CompressedText, SettingsTable
 
 
 def owner_key(user_id: str, value: str) -> str:
@@ -46,7 +46,7 @@ class Note(Model, ChangeTracking):
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
     title = UnicodeAttribute(null=True)
-    body = UnicodeAttribute(null=True)
+    body = CompressedText(null=True)
     project_id = UnicodeAttribute(attr_name="projectId", null=True)
     task_id = UnicodeAttribute(attr_name="taskId", null=True)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
