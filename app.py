@@ -4,6 +4,7 @@ from chalice.app import Chalice
 
 from chalicelib.core import chalice_local, local_auth
 from chalicelib.core.http import make_router_middleware
+from chalicelib.core.transport import add_transport_routes
 from chalicelib.meta.api import bp as meta
 from chalicelib.notes.api import bp as notes
 from chalicelib.projects.api import bp as projects
@@ -28,3 +29,5 @@ app.register_blueprint(projects)
 app.register_blueprint(tasks)
 app.register_blueprint(notes)
 app.register_blueprint(realtime)
+# OPTIONS on every path and HEAD wherever GET is, answered through the router (core.transport).
+add_transport_routes(app)

@@ -291,8 +291,9 @@ def test_unsupported_method_is_405(api, world, subtests):
     cases: list[tuple[str, str, set[str]]] = []
     for kind in KINDS:
         for method in ("PUT", "PATCH", "DELETE"):
-            cases.append((method, f"/{kind}", {"GET", "POST"}))
-        cases.append(("POST", world.path(kind), {"GET", "PUT", "PATCH", "DELETE"}))
+            cases.append((method, f"/{kind}", {"GET", "HEAD", "OPTIONS", "POST"}))
+        item_methods = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"}
+        cases.append(("POST", world.path(kind), item_methods))
     for method, path, allowed in cases:
         with subtests.test(f"{method} {path}"):
             reply = api.request(method, path, world.user, {"name": "x", "title": "x"})

@@ -55,6 +55,12 @@ class Unauthorized(DomainError):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+class Forbidden(DomainError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
 class NotFound(DomainError):
     status = 404
     slug = "not-found"

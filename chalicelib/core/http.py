@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import Request, Response
 from marshmallow import ValidationError
 
-from . import idempotency
+from . import idempotency, transport
 from .conditional import EntityTags, etag, parse_entity_tags
 from .context import accept_correlation_id
 from .errors import (
@@ -98,7 +98,7 @@ def make_router_middleware(
     table it gets Chalice's 405 (as problem+json) instead. No view runs for it."""
 
     def needs_user(request: Request) -> bool:
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or request.method == "OPTIONS":
             return False
         return routes is None or request.method in routes.get(request.path, {})
 
@@ -114,7 +114,10 @@ def make_router_middleware(
                     authenticate(request)
                 user_id = current_user_id(request)
             _check_body_size(request)
-            if user_id is not None and idempotency.applies(request):
+            transport.decode_body(request, get_settings().max_body_bytes)
+            if request.method == "OPTIONS":
+                response = transport.preflight(request, (routes or {}).get(request.path, {}))
+            elif user_id is not None and idempotency.applies(request):
                 response = idempotency.run(request, user_id, get_response)
             else:
                 response = get_response(request)
@@ -125,6 +128,9 @@ def make_router_middleware(
             log.exception("unhandled error", extra={"path": request.path})
             response = problem_response(DomainError("An internal error occurred."))
         response.headers["X-Request-Id"] = request_id
+        transport.add_cors_headers(request, response)
+        if request.method == "HEAD":
+            response.body = ""
         log.info(
             "request",
             extra={

@@ -76,6 +76,7 @@ class Settings:
     max_body_bytes: int
     tombstone_days: int
     idempotency_hours: int
+    cors_allowed_origins: frozenset[str]
 
 
 def _int(name: str, default: int) -> int:
@@ -125,4 +126,11 @@ def get_settings() -> Settings:
         max_body_bytes=_int("TANDEM_MAX_BODY_BYTES", MAX_BODY_BYTES),
         tombstone_days=_int("TANDEM_TOMBSTONE_DAYS", 30),
         idempotency_hours=_int("TANDEM_IDEMPOTENCY_HOURS", 24),
+        # Origins a browser build may call the API from, per stage (comma-separated, or *).
+        # None by default: a browser gets no CORS answer.
+        cors_allowed_origins=frozenset(
+            origin.strip()
+            for origin in env.get("TANDEM_CORS_ALLOWED_ORIGINS", "").split(",")
+            if origin.strip()
+        ),
     )
