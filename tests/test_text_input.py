@@ -174,3 +174,15 @@ def test_deep_nesting_inside_a_field_is_400_not_500(api, world, subtests):
                     raw = '{"title": ' + nested + "}"
                 reply = api.post("/notes", world.user, raw=raw)
                 assert field in field_errors(reply)
+
+
+def test_headers_that_are_not_text_are_never_a_500(api, world, subtests):
+    """Headers reach the app as strings; in a Lambda event they may hold anything."""
+    for name in ("If-Match", "If-None-Match", "X-Request-Id", "Origin", "Content-Encoding"):
+        for value in ("\ud800", "\x00", "caf\u00e9", "\U0001f600"):
+            for method, path, body in world.writes():
+                with subtests.test(f"{method} {path.split('/')[1]} {name}={value!r}"):
+                    reply = api.request(method, path, world.user, body, headers={name: value})
+                    assert reply.status < 500, reply.raw[:300]
+                    assert reply.header("X-Request-Id")
+                    reply.raw.decode("utf-8")
