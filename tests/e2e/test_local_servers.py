@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from chalicelib.core.settings import MAX_BODY_BYTES
 from tests.e2e.test_local_stack import (
     Account,
     RunningStack,
@@ -213,7 +214,7 @@ def test_a_chunked_body_is_read(contract: dict[str, str], alice: Account) -> Non
         connection.request(
             "POST",
             "/projects",
-            body=iter([b'{"name": "', b"x" * 300_000, b'"}']),
+            body=iter([b'{"name": "', b"x" * MAX_BODY_BYTES, b'"}']),
             headers={"Authorization": f"Bearer {alice.id_token}"},
             encode_chunked=True,
         )
