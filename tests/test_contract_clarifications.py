@@ -17,7 +17,7 @@ from chalice.local import LocalChalice, LocalGateway
 from pynamodb.signals import pre_dynamodb_send
 
 from tests.events_support import Probe
-from tests.problems import field_errors
+from tests.problems import field_errors, problem
 from tests.test_conventions import ID_FIELD, KINDS, World
 
 
@@ -249,3 +249,28 @@ def test_parallel_patches_without_if_match_all_win(world, stack, kind):
     # Each caller saw its own change in its answer, at a version after the original.
     assert all(body[field] == f"caller {n}" for n, (_, body) in enumerate(replies))
     assert min(body["version"] for _, body in replies) > world.item(kind)["version"]
+
+
+def test_a_duplicate_while_the_first_still_runs_is_409_with_retry_after(api, alice):
+    """The other 409: the same key and body while the first request has not answered."""
+    key = {"Idempotency-Key": "slow-first"}
+    duplicates: list[Any] = []
+
+    def duplicate(sender, operation_name, table_name, req_uuid):
+        if operation_name == "PutItem" and table_name.endswith("-projects") and not duplicates:
+            duplicates.append(None)
+            duplicates[0] = api.post("/projects", alice, {"name": "once"}, headers=key)
+
+    pre_dynamodb_send.connect(duplicate)
+    try:
+        first = api.post("/projects", alice, {"name": "once"}, headers=key)
+    finally:
+        pre_dynamodb_send.disconnect(duplicate)
+    assert first.status == 201, first.json
+    (second,) = duplicates
+    assert "still in progress" in problem(second, 409)["detail"]
+    assert second.header("Retry-After") == "1"
+    again = api.post("/projects", alice, {"name": "once"}, headers=key)
+    assert (again.status, again.json) == (201, first.json)
+    names = [p["name"] for p in api.get("/projects", alice).json["items"]]
+    assert names.count("once") == 1
