@@ -186,3 +186,22 @@ def test_headers_that_are_not_text_are_never_a_500(api, world, subtests):
                     assert reply.status < 500, reply.raw[:300]
                     assert reply.header("X-Request-Id")
                     reply.raw.decode("utf-8")
+
+
+def test_an_answer_naming_many_errors_stays_small(api, world, subtests):
+    """Echoing 200,000 bad items made a 6 MB answer, over Lambda's limit (a 502)."""
+    many_keys = "{" + ",".join(f'"{i}":0' for i in range(100_000)) + "}"
+    for label, raw in (
+        ("100,000 unknown keys", many_keys),
+        ("200,000 bad tags", json.dumps({"tags": [0] * 200_000})),
+        ("one 100,000-character key", json.dumps({"k" * 100_000: 1})),
+    ):
+        with subtests.test(label):
+            reply = api.post("/notes", world.user, raw=raw)
+            errors = field_errors(reply)
+            assert len(reply.raw) < 16 * 1024, len(reply.raw)
+            assert len(errors) <= 50
+            assert all(len(messages) <= 11 for messages in errors.values())
+    errors = field_errors(api.post("/notes", world.user, raw=json.dumps({"tags": [0] * 30})))
+    assert errors["tags"][:2] == ["0: Not a valid string.", "1: Not a valid string."]
+    assert errors["tags"][-1] == "... and 20 more."

@@ -57,8 +57,32 @@ def problem_body(error: DomainError) -> dict[str, Any]:
         "detail": error.detail,
     }
     if error.errors:
-        body["errors"] = error.errors
+        body["errors"] = _bounded(error.errors)
+        if len(error.errors) > MAX_REPORTED_FIELDS:
+            body["detail"] += f" (the first {MAX_REPORTED_FIELDS} of {len(error.errors)} fields)"
     return body
+
+
+# An answer that named every one of 200,000 unknown keys or bad list items was 6 MB:
+# over Lambda's answer limit, so a 502 deployed. The first few say what is wrong.
+MAX_REPORTED_FIELDS = 50
+MAX_REPORTED_MESSAGES = 10
+MAX_REPORTED_CHARS = 300
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_REPORTED_CHARS else text[: MAX_REPORTED_CHARS - 1] + "\u2026"
+
+
+def _bounded(errors: Mapping[str, Any]) -> dict[str, Any]:
+    bounded: dict[str, Any] = {}
+    for field, messages in list(errors.items())[:MAX_REPORTED_FIELDS]:
+        listed = [_clip(str(m)) for m in messages] if isinstance(messages, list) else messages
+        if isinstance(listed, list) and len(listed) > MAX_REPORTED_MESSAGES:
+            more = len(listed) - MAX_REPORTED_MESSAGES
+            listed = [*listed[:MAX_REPORTED_MESSAGES], f"... and {more} more."]
+        bounded[_clip(field)] = listed
+    return bounded
 
 
 def problem_response(error: DomainError) -> Response:
