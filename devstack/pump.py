@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -159,9 +160,15 @@ class _Lane:
 
 @dataclass
 class _Shard:
+    key: str  # "<stream ARN> <shard id>", as in Pump.positions
     iterator: str | None
     lanes: list[_Lane]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Sequence numbers read and not yet done with, in stream order, and those done with
+    # out of that order (lanes finish at their own pace): the shard's position is the
+    # last record before which everything is done.
+    unfinished: deque[str] = field(default_factory=deque)
+    finished: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -208,6 +215,11 @@ class Pump:
     on_batch_done: Callable[[], None] | None = None
     streams: list[StreamSource] = field(default_factory=list)
     queues: list[QueueSource] = field(default_factory=list)
+    # "<stream ARN> <shard id>" -> the sequence number of the last record done with
+    # (handled or given up on) with every record before it done too. A shard first seen
+    # resumes after it: a restarted stack delivers what was committed before the stop and
+    # not yet delivered, once.
+    positions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # botocore >= 1.38 sends ARN-addressed calls to account-based hostnames
@@ -361,6 +373,7 @@ class Pump:
         with shard.lock:
             for raw in page["Records"]:
                 record = lambda_stream_record(raw, stream.stream_arn, self.ctx.region)
+                shard.unfinished.append(record["dynamodb"]["SequenceNumber"])
                 key = json.dumps(record["dynamodb"].get("Keys", {}).get(stream.partition_key))
                 lane = shard.lanes[zlib.crc32(key.encode()) % len(shard.lanes)]
                 if not lane.pending:
@@ -375,13 +388,18 @@ class Pump:
         for shard in description["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
             if shard_id not in stream.shards:
+                key = f"{stream.stream_arn} {shard_id}"
+                after = self.positions.get(key)
+                start: dict[str, str] = (
+                    {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                    if after
+                    else {"ShardIteratorType": "TRIM_HORIZON"}
+                )
                 iterator = self._dynamodb_streams.get_shard_iterator(
-                    StreamArn=stream.stream_arn,
-                    ShardId=shard_id,
-                    ShardIteratorType="TRIM_HORIZON",
+                    StreamArn=stream.stream_arn, ShardId=shard_id, **start
                 )["ShardIterator"]
                 lanes = [_Lane() for _ in range(max(1, stream.parallelization))]
-                stream.shards[shard_id] = _Shard(iterator, lanes)
+                stream.shards[shard_id] = _Shard(key, iterator, lanes)
 
     def _deliver_stream_batch(
         self, stream: StreamSource, shard: _Shard, lane: _Lane, count: int
@@ -392,23 +410,34 @@ class Pump:
                 batch = lane.pending[:count]
             failed_from = self._call_stream_handler(stream, batch)
             if failed_from is None:
-                with shard.lock:
-                    del lane.pending[:count]
-                lane.attempts = 0
-                return
+                done, lane.attempts = count, 0
+            else:
+                done = failed_from
+                lane.attempts += 1
+                if lane.attempts >= self.max_stream_attempts:
+                    self._give_up(stream, batch[failed_from:])
+                    done, lane.attempts = count, 0
             with shard.lock:
-                del lane.pending[:failed_from]
-            lane.attempts += 1
-            if lane.attempts >= self.max_stream_attempts:
-                self._give_up(stream, batch[failed_from:])
-                with shard.lock:
-                    del lane.pending[: count - failed_from]
-                lane.attempts = 0
+                del lane.pending[:done]
+            self._done_with(shard, batch[:done])
         finally:
             with shard.lock:
                 if not lane.pending:
                     lane.pending_since = None
                 lane.busy = False
+
+    def _done_with(self, shard: _Shard, records: list[dict[str, Any]]) -> None:
+        """Moves the shard's position past every record done with, in stream order."""
+        if not records:
+            return
+        with shard.lock:
+            shard.finished.update(r["dynamodb"]["SequenceNumber"] for r in records)
+            position = None
+            while shard.unfinished and shard.unfinished[0] in shard.finished:
+                position = shard.unfinished.popleft()
+                shard.finished.discard(position)
+            if position is not None:
+                self.positions[shard.key] = position
 
     def _call_stream_handler(self, stream: StreamSource, batch: list[dict[str, Any]]) -> int | None:
         """None on success, else the index in `batch` to retry from."""

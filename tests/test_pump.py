@@ -37,6 +37,7 @@ class Handlers:
         self.met = threading.Event()
         self.hold_seconds = 0.0
         self.fail_once: set[str] = set()  # sequence numbers to report failed once
+        self.fail_users: set[str] = set()  # records of these userIds always fail
         self._lock = threading.Lock()
 
     def __call__(self, function: str, event: dict[str, Any]) -> Any:
@@ -56,8 +57,9 @@ class Handlers:
                 time.sleep(self.hold_seconds)  # room for a wrong second batch to start
             for record in event["Records"]:
                 sequence = record.get("dynamodb", {}).get("SequenceNumber")
+                user = record.get("dynamodb", {}).get("Keys", {}).get("userId", {}).get("S")
                 with self._lock:
-                    if sequence in self.fail_once:
+                    if sequence in self.fail_once or user in self.fail_users:
                         self.fail_once.discard(sequence)
                         return {"batchItemFailures": [{"itemIdentifier": sequence}]}
             return {"batchItemFailures": []}
@@ -257,3 +259,47 @@ def test_the_batch_sizes_are_the_handlers(pump: Pump) -> None:
     windows = {source.name: source.maximum_batching_window_in_seconds for source in sources}
     assert {s.function: s.window for s in pump.streams + pump.queues} == windows
     assert {s.parallelization for s in pump.streams} == {STREAM_PARALLELIZATION}
+
+
+def sequences(aws: Any, source: StreamSource) -> list[str]:
+    streams = aws.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=source.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return [
+        r["dynamodb"]["SequenceNumber"]
+        for r in streams.get_records(ShardIterator=iterator)["Records"]
+    ]
+
+
+def test_the_shard_position_passes_only_what_every_lane_is_done_with(
+    pump: Pump, handlers: Handlers, aws: Any, stack: Any
+) -> None:
+    """What a restart resumes after: never past a record still being retried in its
+    lane, whatever other lanes finished after it."""
+    projects = stream(pump, "publish_project_changes")
+    pump.streams = [projects]
+    put_projects(aws, stack, 1, user="b", prefix="b0")
+    put_projects(aws, stack, 1, user="a", prefix="a1")
+    put_projects(aws, stack, 2, user="b", prefix="b2")
+    written = sequences(aws, projects)
+    handlers.fail_users = {"a"}
+    pump.run_once()
+    ((key, position),) = pump.positions.items()
+    assert position == written[0]  # b0 is done; a1 is not, so nothing after it counts
+    pump.drain()  # a1 is retried, given up on (to the on-failure queue): done with
+    assert pump.positions == {key: written[-1]}
+
+    put_projects(aws, stack, 1, user="b", prefix="b4")
+    resumed = Handlers()
+    again = Pump(aws, stack, pump.app, invoke=resumed, positions=dict(pump.positions))
+    try:
+        again.streams = [s for s in again.streams if s.function == projects.function]
+        again.drain()
+    finally:
+        again.close()
+    delivered = [
+        r["dynamodb"]["Keys"]["projectId"]["S"] for _, e in resumed.calls for r in e["Records"]
+    ]
+    assert delivered == ["b40000"]
