@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+LOAD_AT_START = os.getloadavg()[0]
 sys.path.insert(0, str(ROOT))
 
 from bench.localstack import local_stack, percentile, sign_up  # noqa: E402
@@ -182,6 +183,8 @@ def main() -> None:
         "",
         f"- ratio of the medians, HTTP / in-process: **{http_p50 / inside_p50:.2f}** "
         "(target ≤ 2.5)",
+        f"- the machine: {os.cpu_count()} cores, load average {LOAD_AT_START:.1f} at the start "
+        "(other work on it slows every number here)",
         f"- {CLIENTS} concurrent clients: **{len(latencies) / wall:.0f} requests/s**, "
         f"p50 {statistics.median(latencies) * 1000:.1f} ms, "
         f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, {len(failures)} not 200",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+LOAD_AT_START = os.getloadavg()[0]
 sys.path.insert(0, str(ROOT))
 
 from bench.localstack import LocalStack, local_stack, percentile, sign_up  # noqa: E402
@@ -227,6 +229,8 @@ def run(users: int, seconds: float, attach: bool) -> list[str]:
         f"- request → websocket push: p50 {percentile(push, 0.5):.2f} s, "
         f"p95 **{percentile(push, 0.95):.2f} s**, max {max(push, default=float('nan')):.2f} s; "
         f"{missing} pushes not received {PUSH_GRACE_SECONDS:g} s after the run",
+        f"- the machine: {os.cpu_count()} cores, load average {LOAD_AT_START:.1f} at the start "
+        "(other work on it slows every number here)",
         "- peak memory of the stack: "
         + (f"**{memory:.0f} MiB**" if memory is not None else "unknown (process not found)"),
     ]
