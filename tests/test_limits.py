@@ -177,3 +177,37 @@ def test_cjk_and_emoji_notes_of_the_allowed_length_are_accepted(api, alice, subt
                 reply = api.post("/notes", alice, raw=raw)
                 assert reply.status == 201, reply.raw[:200]
                 assert api.get(f"/notes/{reply.json['noteId']}", alice).json["body"] == text
+
+
+LAMBDA_ANSWER_LIMIT = 6 * 1024 * 1024
+
+
+def lambda_payload(reply: Any) -> int:
+    """The answer's size inside Lambda's JSON response, where the body is a JSON string
+    with every non-ASCII character escaped."""
+    return len(json.dumps({"body": reply.raw.decode(), "headers": reply.headers}))
+
+
+@pytest.mark.parametrize("kind", ["tasks", "notes"])
+def test_a_list_of_large_items_stays_under_lambdas_answer_limit(api, alice, parents, kind):
+    """200 tasks with long CJK notes made a 12 MB list: a 502 from API Gateway."""
+    count = {"tasks": 55, "notes": 6}[kind]
+    for _ in range(count):
+        body = largest(kind, *parents)
+        if kind == "notes":
+            body["tags"] = []
+        assert api.post(f"/{kind}", alice, raw=escaped(body)).status == 201
+    seen: list[str] = []
+    cursor = ""
+    pages = 0
+    while True:
+        reply = api.get(f"/{kind}?limit=200{cursor}", alice)
+        assert reply.status == 200
+        assert lambda_payload(reply) < LAMBDA_ANSWER_LIMIT, lambda_payload(reply)
+        seen += [item[ID[kind]] for item in reply.json["items"]]
+        pages += 1
+        if reply.json["nextCursor"] is None:
+            break
+        cursor = f"&cursor={reply.json['nextCursor']}"
+    assert pages > 1
+    assert len(seen) == len(set(seen)) == count + (1 if kind == "tasks" else 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from marshmallow import fields, validate
 from pynamodb.exceptions import QueryError
@@ -29,6 +29,28 @@ class PageQuery(LoadSchema):
     cursor = fields.String(load_default=None, validate=validate.Length(1, 2048))
 
 
+# Lambda answers at most 6 MB (6,291,456 bytes). 200 tasks with 10,000 CJK characters of
+# notes each were a 12 MB list (a 502), so a page also ends by weight: an upper bound of
+# the item's share of Lambda's answer. The item that crosses this bound (a note is at most
+# 1.63 MB by that measure) still fits.
+MAX_PAGE_WEIGHT = 3_500_000
+
+
+def answer_weight(item: object) -> int:
+    """At most 4 bytes per byte of UTF-8 text: our answers are UTF-8 JSON (a quote is
+    2 bytes, a 4-byte character 4), and Lambda's own JSON escapes them again (4 and 12)."""
+    weight = 64
+    values: dict[str, Any] = getattr(item, "attribute_values", {})
+    for value in values.values():
+        if isinstance(value, str):
+            weight += 4 * len(value.encode("utf-8")) + 64
+        elif isinstance(value, list):
+            weight += sum(4 * len(str(v).encode("utf-8")) + 64 for v in value)
+        else:
+            weight += 64
+    return weight
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
@@ -42,19 +64,23 @@ def paginate(
     cursor: str | None,
     scope: str,
     key_names: Iterable[str],
+    weigh: Callable[[T], int] = lambda item: 0,
 ) -> Page[T]:
     """One page of at most `limit` items; `next_cursor` is None only when nothing is left.
 
     It asks for one item more than it returns, so a full last page does not hand out a
-    cursor that leads to an empty page.
+    cursor that leads to an empty page. A page also ends after the item that brings its
+    weight (see answer_weight) to MAX_PAGE_WEIGHT.
     """
     start = decode_cursor(cursor, scope, key_names)
     results = run_query(start, limit + 1)
     items: list[T] = []
+    weight = 0
     try:
         for item in results:
             items.append(item)
-            if len(items) == limit:
+            weight += weigh(item)
+            if len(items) == limit or weight >= MAX_PAGE_WEIGHT:
                 break
     except QueryError as error:
         # DynamoDB refuses a start key outside the query's partition or schema
@@ -63,7 +89,8 @@ def paginate(
             raise BadRequest("The cursor is invalid or belongs to another query.") from None
         raise
     resume_after = results.last_evaluated_key
-    has_more = len(items) == limit and next(results, None) is not None
+    full = len(items) == limit or weight >= MAX_PAGE_WEIGHT
+    has_more = full and next(results, None) is not None
     return Page(items, encode_cursor(resume_after, scope) if has_more else None)
 
 
@@ -91,4 +118,5 @@ def query_page(
         cursor=cursor,
         scope=scope,
         key_names=key_names,
+        weigh=answer_weight,
     )
