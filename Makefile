@@ -63,6 +63,7 @@ bench: venv
 	$(BIN)/python bench/cold_start.py 10
 	$(BIN)/python bench/api_latency.py 200
 	$(BIN)/python bench/http_latency.py 300
+	$(BIN)/python bench/limits.py
 
 # USERS users with a websocket each for DURATION seconds against a stack started for the
 # run (ATTACH=1: the running `make run`), then a recount of every acknowledged write.
