@@ -244,3 +244,27 @@ def test_the_stream_keeps_flowing_after_cancelled_transactions(dynamodb, aws):
         ("INSERT", "1"),
         ("INSERT", "2"),
     ]
+
+
+def test_shard_iterators_expire_instead_of_piling_up(dynamodb, aws):
+    """moto kept every iterator GetRecords ever issued: a leak of ~2 KB per poll."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from devstack.moto_fixes.dynamodb import ITERATOR_LIFETIME_SECONDS
+
+    streams = aws.client("dynamodbstreams")
+    backend = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][REGION]
+    iterator = _stream_start(aws, dynamodb)
+    first = iterator
+    for _ in range(20):
+        iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+    assert len(backend.shard_iterators) >= 20  # all younger than 15 minutes: all valid
+    # Fifteen minutes later (the clock of the issue times moved back instead):
+    issued_at: dict[str, float] = vars(backend)["_tandem_issued_at"]
+    for arn in issued_at:
+        issued_at[arn] -= ITERATOR_LIFETIME_SECONDS
+    iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+    assert list(backend.shard_iterators) == [iterator]
+    with pytest.raises(ClientError) as expired:
+        streams.get_records(ShardIterator=first)
+    assert expired.value.response["Error"]["Code"] == "ExpiredIteratorException"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -127,6 +128,47 @@ def _item_scoped(transact: Callable[..., Any]) -> Callable[..., Any]:
     return transact_write_items
 
 
+# DynamoDB Streams: a shard iterator expires 15 minutes after it is issued. moto keeps
+# every iterator it ever issued (one per GetRecords), a leak of ~2 KB per poll.
+ITERATOR_LIFETIME_SECONDS = 15 * 60
+
+
+def _expire_iterators(backend: Any, issued: str) -> None:
+    ages: dict[str, float] = backend.__dict__.setdefault("_tandem_issued_at", {})
+    now = time.time()
+    ages[issued] = now
+    for arn in list(ages):
+        if now - ages[arn] < ITERATOR_LIFETIME_SECONDS:
+            break  # issued in order: the rest are younger
+        del ages[arn]
+        backend.shard_iterators.pop(arn, None)
+
+
+def _expiring_iterators(streams_backend: type) -> None:
+    from moto.core.exceptions import JsonRESTError
+
+    get_shard_iterator = streams_backend.get_shard_iterator  # type: ignore[attr-defined]
+    get_records = streams_backend.get_records  # type: ignore[attr-defined]
+
+    @functools.wraps(get_shard_iterator)
+    def issuing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        iterator = get_shard_iterator(self, *args, **kwargs)
+        _expire_iterators(self, iterator.arn)
+        return iterator
+
+    @functools.wraps(get_records)
+    def reading(self: Any, iterator_arn: str, limit: int) -> Any:
+        if iterator_arn not in self.shard_iterators:
+            raise JsonRESTError("ExpiredIteratorException", "Iterator expired or unknown")
+        result = get_records(self, iterator_arn, limit)
+        _expire_iterators(self, result["NextShardIterator"])
+        return result
+
+    issuing.__tandem_serialised__ = True  # type: ignore[attr-defined]
+    streams_backend.get_shard_iterator = issuing  # type: ignore[attr-defined]
+    streams_backend.get_records = reading  # type: ignore[attr-defined]
+
+
 def apply() -> None:
     import moto.dynamodb.models as models
     from moto.dynamodb.models.table import Table
@@ -142,6 +184,10 @@ def apply() -> None:
     backend = models.DynamoDBBackend
     if not getattr(backend.transact_write_items, "__tandem_serialised__", False):
         backend.transact_write_items = _item_scoped(backend.transact_write_items)  # type: ignore[method-assign]
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    if not getattr(DynamoDBStreamsBackend.get_shard_iterator, "__tandem_serialised__", False):
+        _expiring_iterators(DynamoDBStreamsBackend)
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         if not getattr(handler.call_action, "__tandem_serialised__", False):
             handler.call_action = _serialised(handler.call_action)  # type: ignore[method-assign]
