@@ -29,8 +29,9 @@ test: lint typecheck pytest
 
 # The whole system on 127.0.0.1 (embedded AWS, the app in the local stage); Ctrl-C stops
 # it. Ports: TANDEM_API_PORT (8000), TANDEM_WS_PORT (8001), TANDEM_AWS_PORT (4566).
+# Its data is kept in .tandem/ across runs; `make run FRESH=1` starts from scratch.
 run: venv
-	@exec $(BIN)/python -m devstack
+	@exec $(BIN)/python -m devstack run $(if $(FRESH),--fresh)
 
 # A user of the running stack and its ID token, for curl: TOKEN=$$(make -s token EMAIL=...)
 token: venv

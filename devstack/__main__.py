@@ -1,6 +1,7 @@
 """`python -m devstack`: runs Tandem locally (embedded AWS, the app in the local stage).
 
-    python -m devstack [run]            start everything; Ctrl-C (or SIGTERM) stops it
+    python -m devstack [run [--fresh]]  start everything; Ctrl-C (or SIGTERM) stops it;
+                                        the state is kept across runs unless --fresh
     python -m devstack token EMAIL      sign EMAIL up and in; print its ID token
     python -m devstack invoke FUNCTION  run one of the app's event functions now (a
                                         scheduled one with EventBridge's event; others
@@ -8,7 +9,8 @@
     python -m devstack schedules        the scheduled functions and their next fire times
 
 Ports: TANDEM_API_PORT (8000), TANDEM_WS_PORT (8001), TANDEM_AWS_PORT (4566).
-The contract file goes to $TANDEM_STATE_DIR/local.json (default .tandem/local.json).
+The contract file goes to $TANDEM_STATE_DIR/local.json (default .tandem/local.json), the
+saved state of the embedded AWS to aws-state.pickle next to it.
 """
 
 from __future__ import annotations
@@ -26,14 +28,23 @@ import urllib.request
 from types import FrameType
 from typing import Any
 
-from .stack import LOCAL_JSON, Ports, Stack, StackError, default_components, run, state_dir
+from .stack import (
+    LOCAL_JSON,
+    Ports,
+    Stack,
+    StackError,
+    default_components,
+    lock_state_dir,
+    run,
+    state_dir,
+)
 from .users import DEFAULT_PASSWORD, id_token, read_contract
 
 # The heavy imports (moto, boto3, chalice, the app) happen while starting, after this.
 STARTED_AT = time.perf_counter()
 
 
-def run_stack() -> int:
+def run_stack(fresh: bool = False) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -43,8 +54,10 @@ def run_stack() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    stack = Stack(ports=Ports.from_env(), state_dir=state_dir())
-    run(stack, default_components(), stop, STARTED_AT)
+    ports, directory = Ports.from_env(), state_dir()
+    lock = lock_state_dir(directory)
+    stack = Stack(ports=ports, state_dir=directory, held_fds=(lock,))
+    run(stack, default_components(fresh), stop, STARTED_AT)
     print("Tandem local stack stopped.", flush=True)
     return 0
 
@@ -95,7 +108,10 @@ def schedules() -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="start the local stack (the default)")
+    runner = commands.add_parser("run", help="start the local stack (the default)")
+    runner.add_argument(
+        "--fresh", action="store_true", help="discard the saved state and start from scratch"
+    )
     token = commands.add_parser("token", help="create a user if needed; print its ID token")
     token.add_argument("email")
     token.add_argument(
@@ -115,7 +131,7 @@ def main(argv: list[str]) -> int:
             return invoke(args.function, args.event)
         if args.command == "schedules":
             return schedules()
-        return run_stack()
+        return run_stack(fresh=getattr(args, "fresh", False))
     except StackError as error:
         print(f"devstack: {error}", file=sys.stderr, flush=True)
         return 1

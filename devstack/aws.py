@@ -1,20 +1,28 @@
-"""The embedded AWS: a moto server on 127.0.0.1, provisioned from infra/.
+"""The embedded AWS: moto's server in a child process (devstack.moto_server) on
+127.0.0.1, its state kept in the state dir across restarts, provisioned from infra/.
 
-This is what moto's ThreadedMotoServer does, except that the socket is bound here, in the
-caller's thread: ThreadedMotoServer binds inside its thread and waits for it forever when
-the port is busy (and werkzeug exits the process); here a busy port is an immediate,
-readable error.
+The socket is bound here, in the parent, before the child starts: a busy port is an
+immediate one-line error, and no request is lost while the child boots (they wait in the
+listen backlog). The child lives exactly as long as the parent wants it: it ends when its
+stdin closes, which also happens when the parent dies, however it dies, and saves the
+state first. Ctrl-C reaches both; the child ignores it and waits for the parent's stop.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import json
 import os
+import queue
 import socket
-from typing import Any
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
 
-from .infra import Context, provision
-from .stack import BackgroundServer, Stack, StackError
+from .infra import ROOT, Context, provision
+from .stack import Stack, StackError
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Anything that would send the SDK somewhere else, or sign as someone real.
@@ -51,51 +59,116 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+STATE_FILE = "aws-state.pickle"
+READY_TIMEOUT_SECONDS = 60.0
+# Saving a large state takes seconds; a child that takes longer than this is killed.
+SAVE_TIMEOUT_SECONDS = 300.0
+
+
 class EmbeddedAws:
     name = "aws"
 
-    def __init__(self) -> None:
-        self._server: Any = None
-        self._served: BackgroundServer | None = None
+    def __init__(self, fresh: bool = False) -> None:
+        self.fresh = fresh
+        self._child: subprocess.Popen[bytes] | None = None
+        self._to_child: IO[bytes] | None = None
+        self._write_lock = threading.Lock()
 
     def start(self, stack: Stack) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        from . import moto_fixes
-
-        moto_fixes.apply()
-        # One line per AWS call would drown the app's own request log.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         listener = _listen(stack.host, stack.ports.aws)
+        state = stack.state_dir / STATE_FILE
+        command = [sys.executable, "-m", "devstack.moto_server", "--fd", str(listener.fileno())]
+        command += ["--state", str(state)] + (["--fresh"] if self.fresh else [])
         try:
-            self._server = make_server(
-                stack.host,
-                stack.ports.aws,
-                DomainDispatcherApplication(create_backend_app),
-                threaded=True,
-                request_handler=MotoRequestHandler,
-                fd=listener.fileno(),  # werkzeug exits the process on a bind error
+            self._child = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=(listener.fileno(), *stack.held_fds),
             )
         finally:
-            listener.close()  # the server holds its own duplicate of the socket
-        self._served = BackgroundServer(self._server, "embedded-aws")
+            listener.close()  # the child has its own copy
+        self._to_child = self._child.stdin
+        try:
+            self._provision(stack, state)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _provision(self, stack: Stack, state: Path) -> None:
         stack.aws_endpoint = f"http://{stack.host}:{stack.ports.aws}"
         point_sdk_at(stack.aws_endpoint, stack.region)
 
-        import boto3
+        import boto3  # while the child starts
 
+        ready = self._ready()
+        stack.pump_positions = dict(ready.get("pump") or {})
+        stack.save_pump_positions = self.save_pump_positions
         stack.session = boto3.Session(region_name=stack.region)
         stack.infra = provision(
             stack.session, Context(stack_name=stack.stack_name, region=stack.region)
         )
         names = stack.infra.names
         stack.summary.append(("User pool", f"{names['UserPool']} client {names['UserPoolClient']}"))
+        restored = "restored from" if ready.get("restored") else "new, saved at stop to"
+        stack.summary.append(("State", f"{restored} {state}"))
+
+    def _ready(self) -> dict[str, Any]:
+        """The child's ready line, or a StackError saying why it never came."""
+        assert self._child is not None
+        assert self._child.stdout is not None
+        lines: queue.Queue[bytes] = queue.Queue()
+        stdout = self._child.stdout
+        threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=READY_TIMEOUT_SECONDS)
+        except queue.Empty:
+            raise StackError(
+                f"the embedded AWS did not start in {READY_TIMEOUT_SECONDS:g} s"
+            ) from None
+        try:
+            message: dict[str, Any] = json.loads(line)
+        except ValueError:
+            code = self._child.wait()
+            raise StackError(f"the embedded AWS exited with code {code} at start") from None
+        if "error" in message:
+            self._child.wait()
+            raise StackError(f"the embedded AWS cannot start: {message['error']}")
+        return message
+
+    def save_pump_positions(self, positions: dict[str, Any]) -> None:
+        """Hands the pump's stream positions to the child, which saves them with the
+        tables: the two always match, whatever stops the stack."""
+        line = json.dumps({"pump": positions}).encode() + b"\n"
+        with self._write_lock:
+            if self._to_child is None:
+                return
+            try:
+                self._to_child.write(line)
+                self._to_child.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the child is gone; its stop says why
 
     def stop(self) -> None:
-        if self._served is not None:
-            self._served.stop()
+        if self._child is None:
+            return
+        with self._write_lock:
+            if self._to_child is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    self._to_child.close()  # the child saves the state and exits
+                self._to_child = None
+        if self._child.stdout is not None:
+            self._child.stdout.close()
+        try:
+            code = self._child.wait(SAVE_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+            raise StackError(
+                f"the embedded AWS did not save its state in {SAVE_TIMEOUT_SECONDS:g} s"
+            ) from None
+        finally:
+            self._child = None
+        if code != 0:
+            raise StackError(f"the embedded AWS exited with code {code}")

@@ -69,6 +69,8 @@ class EventPump:
         self.scheduler: Any = None
         self.passes = 0
         self.failures = 0
+        self._save_positions: Any = None
+        self._saved_positions: dict[str, str] = {}
 
     def start(self, stack: Stack) -> None:
         from .pump import Pump
@@ -87,7 +89,10 @@ class EventPump:
             retry_visibility=retry,
             describe_every=DESCRIBE_EVERY_SECONDS,
             on_batch_done=self._wake.set,
+            positions=dict(stack.pump_positions),
         )
+        self._save_positions = stack.save_pump_positions
+        self._saved_positions = dict(self.pump.positions)
         self.scheduler = Scheduler(
             stack.app,
             invoke,
@@ -122,7 +127,18 @@ class EventPump:
         except Exception:
             self.failures += 1
             log.exception("the scheduler failed; it goes on")
+        self._checkpoint()
         return delivered
+
+    def _checkpoint(self) -> None:
+        """Hands changed stream positions to the embedded AWS, which saves them with its
+        state (so that a restart delivers exactly what was not delivered yet)."""
+        if self._save_positions is None:
+            return
+        positions = dict(self.pump.positions)
+        if positions != self._saved_positions:
+            self._saved_positions = positions
+            self._save_positions(positions)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -141,5 +157,7 @@ class EventPump:
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
             if self._thread.is_alive():
                 log.warning("a schedule is still running; the pump thread is left behind")
-        if self.pump is not None and not self.pump.close(timeout=STOP_TIMEOUT_SECONDS):
-            log.warning("a handler is still running; its batch is left behind")
+        if self.pump is not None:
+            if not self.pump.close(timeout=STOP_TIMEOUT_SECONDS):
+                log.warning("a handler is still running; its batch is left behind")
+            self._checkpoint()  # what the last batches did, before the state is saved

@@ -84,10 +84,14 @@ def create_tables(dynamodb: Any, template: dict[str, Any], ctx: Context) -> None
             ]
         if "StreamSpecification" in props:
             request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-        dynamodb.create_table(**request)
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        try:
+            dynamodb.create_table(**request)
+        except dynamodb.exceptions.ResourceInUseException:
+            pass  # a restored state has it already (provisioning is idempotent)
+        else:
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         ctx.names[logical] = name
         table = dynamodb.describe_table(TableName=name)["Table"]
         ctx.attributes[(logical, "Arn")] = table["TableArn"]
@@ -297,9 +301,31 @@ def create_user_pools(cognito: Any, template: dict[str, Any], ctx: Context) -> N
     for logical, resource in resources_of(template, "AWS::Cognito::UserPool").items():
         props = ctx.resolve(resource["Properties"])
         params = _api_params(logical, props, _USER_POOL_KEYS, _USER_POOL_RENAMES)
-        ctx.names[logical] = cognito.create_user_pool(**params)["UserPool"]["Id"]
+        existing = _pool_named(cognito, params["PoolName"])
+        ctx.names[logical] = existing or cognito.create_user_pool(**params)["UserPool"]["Id"]
     for logical, resource in resources_of(template, "AWS::Cognito::UserPoolClient").items():
         props = ctx.resolve(resource["Properties"])
         params = _api_params(logical, props, _USER_POOL_CLIENT_KEYS, {})
-        client = cognito.create_user_pool_client(**params)["UserPoolClient"]
-        ctx.names[logical] = client["ClientId"]
+        existing = _client_named(cognito, params["UserPoolId"], params["ClientName"])
+        ctx.names[logical] = (
+            existing or cognito.create_user_pool_client(**params)["UserPoolClient"]["ClientId"]
+        )
+
+
+# A restored state has the pool and its client already: their ids, and so every token
+# and test account, stay valid across restarts. Names are unique per template.
+def _pool_named(cognito: Any, name: str) -> str | None:
+    for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for pool in page["UserPools"]:
+            if pool["Name"] == name:
+                return str(pool["Id"])
+    return None
+
+
+def _client_named(cognito: Any, pool_id: str, name: str) -> str | None:
+    pages = cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id)
+    for page in pages:
+        for client in page["UserPoolClients"]:
+            if client["ClientName"] == name:
+                return str(client["ClientId"])
+    return None

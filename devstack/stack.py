@@ -80,6 +80,12 @@ class Stack:
     pump: Any = None  # devstack.pump.Pump, run by devstack.events.EventPump
     scheduler: Any = None  # devstack.schedule.Scheduler, run by the same thread
     admin_url: str = ""  # devstack.admin: post-to-connection, invoke, schedules
+    # The event pump's stream positions, saved with the embedded AWS's state (devstack.aws).
+    pump_positions: dict[str, str] = field(default_factory=dict)
+    save_pump_positions: Any = None  # Callable[[dict[str, str]], None]
+    # File descriptors the embedded AWS's process inherits (the state dir's lock).
+    held_fds: tuple[int, ...] = ()
+    contract_written: bool = False
     summary: list[tuple[str, str]] = field(default_factory=list)
 
     def invoker(self) -> Any:
@@ -149,7 +155,7 @@ class Component(Protocol):
     def stop(self) -> None: ...
 
 
-def default_components() -> list[Component]:
+def default_components(fresh: bool = False) -> list[Component]:
     from .admin import AdminServer
     from .api import ChaliceApp, LocalApi
     from .aws import EmbeddedAws
@@ -158,7 +164,34 @@ def default_components() -> list[Component]:
 
     # The admin endpoint first (it gives the app its post-to-connection session), and
     # everything behind the API before the API: the API answering is "ready".
-    return [EmbeddedAws(), ChaliceApp(), AdminServer(), LocalWebsocket(), EventPump(), LocalApi()]
+    aws = EmbeddedAws(fresh)
+    return [aws, ChaliceApp(), AdminServer(), LocalWebsocket(), EventPump(), LocalApi()]
+
+
+LOCK_FILE = "stack.lock"
+
+
+def lock_state_dir(path: Path) -> int:
+    """Locks `path` for this stack (and the processes it passes the lock to) until they
+    all exit; the lock's file descriptor. A stack that runs there already is an error:
+    two stacks would overwrite each other's state and contract."""
+    import fcntl
+
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / LOCK_FILE
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StackError(
+            f"another local stack (pid {holder}) is running with the state dir {path}; "
+            f"stop it first, or set {STATE_DIR_ENV} to another directory"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def write_contract(stack: Stack) -> Path:
@@ -167,10 +200,13 @@ def write_contract(stack: Stack) -> Path:
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     partial.write_text(json.dumps(stack.contract(), indent=2) + "\n")
     os.replace(partial, path)
+    stack.contract_written = True
     return path
 
 
 def remove_contract(stack: Stack) -> None:
+    if not stack.contract_written:
+        return  # not ours: this stack never got as far as writing it
     try:
         current = json.loads(stack.local_json.read_text())
     except (OSError, ValueError):
