@@ -276,3 +276,22 @@ def test_a_duplicate_while_the_first_still_runs_is_409_with_retry_after(api, ali
     assert (again.status, again.json) == (201, first.json)
     names = [p["name"] for p in api.get("/projects", alice).json["items"]]
     assert names.count("once") == 1
+
+
+@pytest.mark.parametrize("if_match", [False, True])
+def test_a_task_patch_that_keeps_meeting_other_transactions_still_lands(api, world, if_match):
+    """DynamoDB cancels a transaction that meets another on the same item
+    (TransactionConflict): ten parallel PATCHes of one task do. Nothing is known to have
+    changed, so the PATCH is retried past transact_write's four attempts (was a 500)."""
+    from tests.test_deletion import _inject_conflicts
+
+    version = world.task["version"]
+    headers = {"If-Match": f'"{version}"'} if if_match else {}
+    conflicts, remove = _inject_conflicts(6)
+    try:
+        reply = api.patch(world.path("tasks"), world.user, {"notes": "mine"}, headers=headers)
+    finally:
+        remove()
+    assert conflicts.answered == 6
+    assert reply.status == 200, reply.json
+    assert (reply.json["notes"], reply.json["version"]) == ("mine", version + 1)

@@ -122,3 +122,11 @@ class ServiceUnavailable(DomainError):
 
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
+class WriteContended(ServiceUnavailable):
+    """A transaction that kept meeting other transactions on its items (DynamoDB's
+    TransactionConflict): nothing is known to have changed, so it may simply be retried."""
+
+    def __init__(self) -> None:
+        super().__init__("Other requests are writing the same items; retry.", 1)

@@ -17,6 +17,7 @@ from pynamodb.constants import BINARY
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from .errors import WriteContended
 from .settings import get_settings
 
 
@@ -52,7 +53,8 @@ def transact_write(
     """Runs one TransactWriteItems built by `add`. DynamoDB cancels a transaction whose
     item another transaction holds at that moment (`TransactionConflict`), and botocore
     does not retry that; it is transient, so it is run again after a short jittered pause.
-    Any other cancellation (a failed condition) is the caller's to interpret."""
+    Any other cancellation (a failed condition) is the caller's to interpret. Conflicts
+    that outlast the attempts are WriteContended: a 503 with Retry-After, not a 500."""
     for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
         try:
             with TransactWrite(connection=connection()) as transaction:
@@ -61,8 +63,11 @@ def transact_write(
         except TransactWriteError as error:
             codes = cancellation_codes(error)
             conflict_only = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
-            if not conflict_only or attempt == TRANSACTION_ATTEMPTS:
+            if not conflict_only:
                 raise
+            if attempt == TRANSACTION_ATTEMPTS:
+                # A 503 with Retry-After, not a 500; write_with_retry tries again itself.
+                raise WriteContended from error
         sleep(random.uniform(0, 0.025 * 2**attempt))  # noqa: S311 - jitter, not security
 
 

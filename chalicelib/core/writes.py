@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from .conditional import EntityTags, require_match
-from .errors import PreconditionFailed, ServiceUnavailable
+from .errors import PreconditionFailed, ServiceUnavailable, WriteContended
 
 # Without If-Match a lost race is retried on the fresh item until this much time has
 # passed (the API function's timeout is 29 s). Every round has a winner, so only a
@@ -56,8 +56,10 @@ def write_with_retry(
             return item
         try:
             persist(item)
-        except VersionConflict:
-            if if_match is not None:
+        except (VersionConflict, WriteContended) as lost:
+            # A transaction that only met others (WriteContended) says nothing changed:
+            # it is retried with or without If-Match, which the reload checks again.
+            if if_match is not None and isinstance(lost, VersionConflict):
                 raise PreconditionFailed("The resource changed while the request ran.") from None
             if time.monotonic() > deadline:
                 raise ServiceUnavailable(
