@@ -391,3 +391,14 @@ def test_a_healthy_request_is_answered_too(contract: dict[str, str]) -> None:
     reply = call(contract, "GET", "/health")
     assert reply.status == 200
     assert reply.headers["X-Request-Id"]
+
+
+def test_the_api_concurrency_is_a_positive_number_from_the_environment() -> None:
+    from devstack.api import CONCURRENCY_ENV, api_concurrency
+    from devstack.stack import StackError
+
+    assert api_concurrency({}) == 4
+    assert api_concurrency({CONCURRENCY_ENV: "8"}) == 8
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(StackError, match=CONCURRENCY_ENV):
+            api_concurrency({CONCURRENCY_ENV: bad})
