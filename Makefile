@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv lint typecheck pytest test check clean bench load run token package deploy
+.PHONY: venv lint typecheck pytest test check clean bench load run token package deploy chalice-config
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -37,6 +37,11 @@ run: venv
 token: venv
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=you@example.com" >&2; exit 2; }
 	@$(BIN)/python -m devstack token "$(EMAIL)"
+
+# .chalice/config.json (stage variables, per-function settings) from the services'
+# declarations; tests fail when the committed copy is stale.
+chalice-config: venv
+	$(BIN)/python -m deploy.chalice_config
 
 # The deployable stack of a stage (dev or prod) in build/package/: sam.json and
 # deployment.zip, from `chalice package` with the merge template built from infra/.

@@ -1,7 +1,8 @@
-"""Creates the resources of infra/resources.yaml through boto3.
+"""Creates the resources the services declare (core.registry) through boto3.
 
-moto's CloudFormation cannot create every resource type Tandem uses (FACTS.md), so this
-translates the one template into API calls instead of keeping a second definition.
+moto's CloudFormation cannot create every resource type Tandem uses (docs/local-stack.md),
+so this translates the declared resources into API calls instead of keeping a second
+definition.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from chalicelib.core.settings import EVENT_SOURCE_ENV, RESOURCE_ENV
+from chalicelib.core import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "infra" / "resources.yaml"
 
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode")
 _GSI_KEYS = ("IndexName", "KeySchema", "Projection")
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open() as handle:
-        template: dict[str, Any] = yaml.safe_load(handle)
-    return template
+def load_template() -> dict[str, Any]:
+    """Every declared resource, as a template's Resources section."""
+    return {"Resources": registry.resources()}
 
 
 @dataclass
@@ -234,8 +231,8 @@ def provision(session: Any, ctx: Context, template: dict[str, Any] | None = None
 
 def environment(ctx: Context) -> dict[str, str]:
     """The app's environment for a provisioned stack: the settings' env var -> physical name."""
-    env = {name: ctx.names[logical] for name, logical in RESOURCE_ENV.items()}
-    env.update({name: ctx.attributes[ref] for name, ref in EVENT_SOURCE_ENV.items()})
+    env = {name: ctx.names[logical] for name, logical in registry.resource_env().items()}
+    env.update({name: ctx.attributes[ref] for name, ref in registry.trigger_env().items()})
     return env
 
 

@@ -2,11 +2,12 @@
 
 `chalice package` runs twice. The first, plain run shows what the app declares: its
 functions, their roles, their event mappings, the API and its authorizer. From that and
-infra/ this module writes a merge template, and the second run merges it in:
+the services' declarations (core.registry) this module writes a merge template, and the
+second run merges it in:
 
-- infra/resources.yaml (the data resources) and infra/deploy.yaml (the alerts topic);
+- the declared resources, and infra/deploy.yaml (the alerts topic, parameters, outputs);
 - per function (the functions are discovered, not listed here): its role's policy from
-  infra/functions.yaml, a log group with retention, errors/throttles alarms, its
+  its declaration, a log group with retention, errors/throttles alarms, its
   environment variables as Refs to the resources, and for event mappings the options
   Chalice has no setting for (partial batch responses; stream retries, bisect, on-failure
   destination) plus a stream iterator-age alarm;
@@ -28,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,20 +37,12 @@ from typing import Any
 import yaml
 from chalice.utils import to_cfn_resource_name
 
-from chalicelib.core import errors
+from chalicelib.core import errors, registry
 from chalicelib.core.http import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX
-from chalicelib.core.settings import (
-    EVENT_SOURCE_ENV,
-    GENERATED_RESOURCE_ENV,
-    RESOURCE_ENV,
-    WEBSOCKET_STAGE_ENV,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
-INFRA = ROOT / "infra"
-RESOURCES_FILE = INFRA / "resources.yaml"
-DEPLOY_FILE = INFRA / "deploy.yaml"
-FUNCTIONS_FILE = INFRA / "functions.yaml"
+DEPLOY_FILE = ROOT / "infra" / "deploy.yaml"
+DECLARATIONS = "the service's infra.py"
 DEFAULT_OUT = ROOT / "build" / "package"
 DEFAULT_WORK = ROOT / "build" / "package-work"
 
@@ -66,7 +59,7 @@ STAR_ACTIONS = frozenset(
 # declared: env var -> (logical id, attribute) of the resource they must name.
 IMPORT_TIME_ENV: dict[str, tuple[str, str]] = {
     "TANDEM_USER_POOL_ARN": ("UserPool", "Arn"),
-    **EVENT_SOURCE_ENV,
+    **registry.trigger_env(),
 }
 
 OWN_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -92,7 +85,7 @@ _REF_IS_ARN = frozenset({"AWS::SNS::Topic"})
 
 
 class PackagingError(Exception):
-    """infra/ and the app disagree; the message says what to fix."""
+    """The declarations and the app disagree; the message says what to fix."""
 
 
 # ---- inputs --------------------------------------------------------------------------
@@ -122,7 +115,7 @@ class Function:
 
 
 def discover_functions(plain: Template, names: Iterable[str]) -> list[Function]:
-    """Every function of the template, named by its entry in infra/functions.yaml.
+    """Every function of the template, named by its declaration.
 
     Chalice names a function's role `<function name>_role` in CamelCase, which is how a
     role (and so its function) is matched to an entry.
@@ -147,12 +140,12 @@ def discover_functions(plain: Template, names: Iterable[str]) -> list[Function]:
         found.append(Function(logical_id, by_role.pop(role_id), role_id, props))
     if missing:
         raise PackagingError(
-            f"no entry in {FUNCTIONS_FILE.name} for: {', '.join(missing)}; add each function "
-            "with the permissions its code needs"
+            f"no entry for: {', '.join(missing)}; declare each function in "
+            f"{DECLARATIONS} with the permissions its code needs"
         )
     if by_role:
         stale = sorted(by_role.values())
-        raise PackagingError(f"{FUNCTIONS_FILE.name} lists functions the app lacks: {stale}")
+        raise PackagingError(f"the declarations list functions the app lacks: {stale}")
     return found
 
 
@@ -217,13 +210,13 @@ def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
 
 
 def arn_of(ref: str, resources: Mapping[str, Any]) -> Any:
-    """The ARN expression of a resource reference of infra/functions.yaml."""
+    """The ARN expression of a resource reference of a function's `allow`."""
     if ref == "*":
         return "*"
     logical_id, _, rest = ref.partition("/")
     resource = resources.get(logical_id)
     if resource is None:
-        raise PackagingError(f"{ref}: no resource {logical_id} in infra/")
+        raise PackagingError(f"{ref}: no resource {logical_id} is declared")
     rtype = resource["Type"]
     if rtype == "AWS::ApiGatewayV2::Api":  # <Api>/connections: posting to its websockets
         if rest != "connections":
@@ -430,13 +423,13 @@ def _merge_sections(*templates: Template) -> Template:
             for key, value in (template.get(section) or {}).items():
                 target = merged.setdefault(section, {})
                 if key in target:
-                    raise PackagingError(f"{section}.{key} is defined twice in infra/")
+                    raise PackagingError(f"{section}.{key} is defined twice")
                 target[key] = value
     return merged
 
 
 class MergeBuilder:
-    """The merge template for one stage, from the plain template and infra/."""
+    """The merge template for one stage, from the plain template and the declarations."""
 
     def __init__(
         self,
@@ -445,20 +438,27 @@ class MergeBuilder:
         infra: Template,
         deploy: Template,
         functions_table: Mapping[str, Any],
-        resource_env: Mapping[str, str] = RESOURCE_ENV,
+        resource_env: Mapping[str, str] | None = None,
         import_env: Mapping[str, tuple[str, str]] = IMPORT_TIME_ENV,
+        chalice_env: Sequence[registry.Setting] | None = None,
     ) -> None:
         if stage not in STAGES:
             raise PackagingError(f"stage must be one of {STAGES}, not {stage!r}")
         self.plain = plain
         self.stage = stage
-        self.resource_env = resource_env
+        self.resource_env = registry.resource_env() if resource_env is None else resource_env
         self.import_env = import_env
+        # Settings whose value is a resource Chalice generates (the websocket API).
+        self.chalice_env = [
+            setting
+            for setting in (registry.settings() if chalice_env is None else chalice_env)
+            if setting.chalice_ref or setting.chalice_stage_of
+        ]
         self.merge = _merge_sections(infra, deploy)
         self.infra: dict[str, Any] = dict(self.merge["Resources"])
         clash = sorted(set(self.infra) & set(plain["Resources"]))
         if clash:
-            raise PackagingError(f"infra/ and Chalice both define {clash}")
+            raise PackagingError(f"the declarations and Chalice both define {clash}")
         self.known: dict[str, Any] = {**plain["Resources"], **self.infra}
         self.specs: dict[str, dict[str, Any]] = {
             name: spec or {} for name, spec in functions_table.items()
@@ -496,7 +496,7 @@ class MergeBuilder:
         used = {ref[0] for ref in self.import_env.values() if sentinel(*ref) in text}
         unknown = sorted(used - set(self.infra))
         if unknown:
-            raise PackagingError(f"the app refers to {unknown} at import, which infra/ lacks")
+            raise PackagingError(f"the app refers to {unknown} at import, which none declares")
         overrides = overrides_for(self.plain["Resources"], self.targets) or {}
         for logical_id, override in overrides.items():
             self._override(logical_id, override)
@@ -558,28 +558,27 @@ class MergeBuilder:
         variables: dict[str, Any] = {}
         for env, logical_id in self.resource_env.items():
             if logical_id not in self.infra:
-                raise PackagingError(f"{env}: no resource {logical_id} in infra/")
+                raise PackagingError(f"{env}: no resource {logical_id} is declared")
             variables[env] = {"Ref": logical_id}
         declared = (function.properties.get("Environment") or {}).get("Variables") or {}
         for env, (logical_id, attribute) in self.import_env.items():
             if env in declared:
                 variables[env] = get_att(logical_id, attribute)
         # Resources Chalice generates (the websocket API), when the app has them.
-        for env, logical_id in GENERATED_RESOURCE_ENV.items():
-            if logical_id in self.plain["Resources"]:
-                variables[env] = {"Ref": logical_id}
-                if self.plain["Resources"][logical_id]["Type"] == "AWS::ApiGatewayV2::Api":
-                    variables[WEBSOCKET_STAGE_ENV] = websocket_stage(
-                        logical_id, self.plain["Resources"]
-                    )
+        generated = self.plain["Resources"]
+        for setting in self.chalice_env:
+            if setting.chalice_ref in generated:
+                variables[setting.env] = {"Ref": setting.chalice_ref}
+            elif setting.chalice_stage_of and setting.chalice_stage_of in generated:
+                variables[setting.env] = websocket_stage(setting.chalice_stage_of, generated)
         return variables
 
     def _on_failure_queue(self, function: Function) -> str:
         queue = self.specs[function.name].get("on_failure")
         if not isinstance(queue, str) or self.infra.get(queue, {}).get("Type") != "AWS::SQS::Queue":
             raise PackagingError(
-                f"{function.name} reads a stream: set its on_failure in {FUNCTIONS_FILE.name} "
-                f"to a queue of infra/ (not {queue!r})"
+                f"{function.name} reads a stream: set its on_failure in {DECLARATIONS} "
+                f"to a declared queue (not {queue!r})"
             )
         if queue not in self.dead_letter_queues:
             self.dead_letter_queues.append(queue)
@@ -651,10 +650,21 @@ def build_merge_template(plain: Template, stage: str) -> Template:
     return MergeBuilder(
         plain,
         stage,
-        load_yaml(RESOURCES_FILE),
+        {"Resources": registry.resources()},
         load_yaml(DEPLOY_FILE),
-        load_yaml(FUNCTIONS_FILE) or {},
+        functions_table(),
     ).build()
+
+
+def functions_table() -> dict[str, dict[str, Any]]:
+    """Each declared function's permissions: {"allow": {ref: [actions]}, "on_failure"}."""
+    table: dict[str, dict[str, Any]] = {}
+    for name, function in registry.functions().items():
+        spec: dict[str, Any] = {"allow": {ref: list(a) for ref, a in function.allow.items()}}
+        if function.on_failure is not None:
+            spec["on_failure"] = function.on_failure
+        table[name] = spec
+    return table
 
 
 # ---- running chalice ---------------------------------------------------------------------

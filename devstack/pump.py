@@ -36,8 +36,7 @@ from typing import Any
 from botocore.config import Config
 from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
 
-from chalicelib.core.settings import EVENT_SOURCE_ENV
-from chalicelib.core.sources import ARNS
+from chalicelib.core import registry
 
 from .infra import Context
 from .package import STREAM_PARALLELIZATION
@@ -48,13 +47,6 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 
 # How often a batch in its batching window looks for more messages.
 WINDOW_POLL_SECONDS = 0.05
-
-# Where each publisher's stream mapping sends what it gave up on (as in the deployment).
-ON_FAILURE_QUEUE = {
-    "ProjectsTable": "ProjectsPublisherDLQ",
-    "TasksTable": "TasksPublisherDLQ",
-    "NotesTable": "NotesPublisherDLQ",
-}
 
 
 # The Lambda function Chalice makes for each websocket route (`chalice package` names).
@@ -94,12 +86,12 @@ def lambda_invoker(app: Chalice, stage: str, project_dir: str | None = None) -> 
     return invoke
 
 
-def _resource_of(declared_arn: str) -> tuple[str, str]:
-    """The (logical id, attribute) a handler's declared ARN stands for."""
-    for env, arn in ARNS.items():
-        if arn == declared_arn:
-            return EVENT_SOURCE_ENV[env]
-    raise LookupError(f"{declared_arn} is not one of chalicelib.core.sources.ARNS")
+def _trigger_of(function: str) -> registry.Trigger:
+    """The stream or queue `function` is declared to be triggered by."""
+    trigger = registry.functions()[function].trigger
+    if trigger is None:
+        raise LookupError(f"{function} has an event source but declares no trigger")
+    return trigger
 
 
 def _as_lambda_json(value: Any) -> Any:
@@ -236,12 +228,13 @@ class Pump:
         for source in self.app.event_sources:
             window = float(getattr(source, "maximum_batching_window_in_seconds", 0) or 0)
             if isinstance(source, DynamoDBEventConfig):
-                logical, attribute = _resource_of(source.stream_arn)
-                failure = ON_FAILURE_QUEUE.get(logical)
+                trigger = _trigger_of(source.name)
+                # Where the stream mapping sends what it gave up on (as in the deployment).
+                failure = registry.functions()[source.name].on_failure
                 self.streams.append(
                     StreamSource(
                         source.name,
-                        self.ctx.attributes[(logical, attribute)],
+                        self.ctx.attributes[(trigger.resource, trigger.attribute)],
                         source.batch_size,
                         self.ctx.names.get(failure) if failure else None,
                         window,
@@ -249,7 +242,7 @@ class Pump:
                     )
                 )
             elif isinstance(source, SQSEventConfig) and source.queue_arn:
-                logical, _ = _resource_of(source.queue_arn)
+                logical = _trigger_of(source.name).resource
                 self.queues.append(
                     QueueSource(
                         source.name,

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core import registry
 from devstack.infra import Context
 
 
@@ -25,7 +26,12 @@ class Probe:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        for topic in ("ProjectsTopic", "TasksTopic", "NotesTopic"):
+        topics = [
+            logical_id
+            for logical_id, resource in registry.resources().items()
+            if resource["Type"] == "AWS::SNS::Topic"
+        ]
+        for topic in topics:
             sns.subscribe(
                 TopicArn=ctx.names[topic],
                 Protocol="sqs",

@@ -9,17 +9,37 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from . import registry
+
 SCHEMA_VERSION = 1
-SOURCES = ("projects", "tasks", "notes")
 ACTIONS = ("created", "updated", "deleted")
-RESOURCE_OF_SOURCE = {"projects": "project", "tasks": "task", "notes": "note"}
-EVENT_TYPES = tuple(
-    f"{resource}-{action}" for resource in RESOURCE_OF_SOURCE.values() for action in ACTIONS
-)
+
+
+def resource_of_source() -> dict[str, str]:
+    """Each publishing service (the envelope's source) -> the resource its events are
+    about, from the services' declarations."""
+    return registry.publishers()
+
+
+@cache
+def event_types() -> tuple[str, ...]:
+    return tuple(
+        f"{resource}-{action}" for resource in resource_of_source().values() for action in ACTIONS
+    )
+
+
+def _one_of(choices: Any) -> Any:
+    """validate.OneOf over choices known only once the declarations are read."""
+
+    def check(value: str) -> None:
+        validate.OneOf(choices())(value)
+
+    return check
 
 
 class PoisonMessage(Exception):
@@ -40,13 +60,13 @@ class EnvelopeSchema(Schema):
         unknown = EXCLUDE
 
     event_id = fields.String(required=True, data_key="eventId", validate=validate.Length(1, 256))
-    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    type = fields.String(required=True, validate=_one_of(event_types))
     schema_version = fields.Integer(required=True, strict=True, data_key="schemaVersion")
     occurred_at = fields.AwareDateTime(required=True, data_key="occurredAt")
     correlation_id = fields.String(
         required=True, data_key="correlationId", validate=validate.Length(1, 256)
     )
-    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    source = fields.String(required=True, validate=_one_of(resource_of_source))
     subject = fields.Nested(_Subject, required=True)
     data = fields.Dict(required=True)
 
@@ -114,7 +134,7 @@ def parse_envelope(body: str | bytes | dict[str, Any]) -> Envelope:
     except ValidationError as error:
         raise PoisonMessage(f"invalid envelope: {error.messages}") from None
     subject = loaded["subject"]
-    if RESOURCE_OF_SOURCE[loaded["source"]] != loaded["type"].split("-", 1)[0]:
+    if resource_of_source()[loaded["source"]] != loaded["type"].split("-", 1)[0]:
         raise PoisonMessage(f"type {loaded['type']} does not belong to source {loaded['source']}")
     return Envelope(
         event_id=loaded["event_id"],

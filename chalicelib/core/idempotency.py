@@ -18,6 +18,7 @@ from pynamodb.attributes import UTCDateTimeAttribute as DateTime
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
+from . import infra
 from .errors import BadRequest, Conflict, ValidationFailed
 from .models import CompressedText, SettingsTable, condition_failed, utcnow
 from .schema import text_errors
@@ -33,7 +34,7 @@ _REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
 
 class IdempotencyRecord(Model):
     class Meta(metaclass=SettingsTable):
-        setting = "idempotency_table"
+        setting = infra.IDEMPOTENCY_TABLE
 
     key = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute(attr_name="requestHash")

@@ -15,7 +15,7 @@ It cannot be switched on in the cloud by accident:
   not a Lambda runtime, and it only fetches keys from a loopback JWKS URL.
 A refusal or a missing setting is a server error (fail closed), never a pass.
 
-`verify_token` itself is stage-neutral: the websocket $connect (chalicelib.realtime.auth),
+`verify_token` itself is stage-neutral: the websocket $connect handler,
 which has no Cognito authorizer in front of it in any stage, uses it with the real
 pool's issuer in dev/prod. PyJWT is therefore a runtime dependency, but it is imported
 only where a token is verified, never when the app is imported. The JWKS URL is

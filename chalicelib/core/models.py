@@ -18,24 +18,22 @@ from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from .errors import WriteContended
+from .registry import Setting
 from .settings import get_settings
 
 
 class SettingsTable(type):
-    """Metaclass for a model's Meta: the table name is looked up in settings per call.
+    """Metaclass for a model's Meta: the table name is read from its setting per call.
 
     PynamoDB compares Meta.table_name on every request, so the name follows the
     environment (stage, tests) and nothing is read at import time.
     """
 
-    setting: str
+    setting: Setting
 
     @property
     def table_name(cls) -> str:
-        name = getattr(get_settings(), cls.setting)
-        if not name:
-            raise RuntimeError(f"setting {cls.setting} is not configured")
-        return str(name)
+        return cls.setting.required()
 
 
 @lru_cache(maxsize=1)

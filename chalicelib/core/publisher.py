@@ -17,7 +17,7 @@ from typing import Any, cast
 from pynamodb.models import Model
 
 from .clients import client
-from .events import RESOURCE_OF_SOURCE, Envelope, Subject, event_id
+from .events import Envelope, Subject, event_id, resource_of_source
 from .log import bind_correlation_id, logger
 from .models import ChangeTracking
 
@@ -28,7 +28,7 @@ Image = Mapping[str, Any]
 class ChangeSource:
     """How one service's table items become events."""
 
-    source: str  # "projects" | "tasks" | "notes"
+    source: str  # the publishing service, by its declaration's name
     model: type[Model]
     id_attribute: str  # e.g. "projectId"
     dump: Callable[[Any], dict[str, Any]]
@@ -64,7 +64,7 @@ def envelope_of(record: Mapping[str, Any], change_source: ChangeSource) -> Envel
     occurred = cast(ChangeTracking, item).updated_at
     return Envelope(
         event_id=event_id(change_source.source, resource_id, version),
-        type=f"{RESOURCE_OF_SOURCE[change_source.source]}-{action}",
+        type=f"{resource_of_source()[change_source.source]}-{action}",
         occurred_at=occurred,
         correlation_id=image.get("requestId", {}).get("S") or "unknown",
         source=change_source.source,

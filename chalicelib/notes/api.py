@@ -20,10 +20,10 @@ from chalicelib.core.http import (
 from chalicelib.core.identity import current_user_id
 from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
-from chalicelib.core.sources import NOTES_STREAM_ARN
 
 from . import service
 from .events import NOTE_CHANGES
+from .infra import DECLARATION
 from .schemas import NoteIn, NoteListQuery, NoteOut
 
 bp = Blueprint(__name__)
@@ -79,7 +79,7 @@ def delete_note(note_id: str) -> Response:
     return no_content()
 
 
-@bp.on_dynamodb_record(stream_arn=NOTES_STREAM_ARN, starting_position="TRIM_HORIZON")
+@bp.on_dynamodb_record(**DECLARATION.stream_trigger("publish_note_changes"))
 def publish_note_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Trigger: the notes table's stream -> the notes topic."""
     return publish_changes(event.to_dict()["Records"], NOTE_CHANGES)

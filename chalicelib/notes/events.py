@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from chalicelib.core.publisher import ChangeSource
-from chalicelib.core.settings import get_settings
 
+from .infra import DECLARATION, TOPIC_ARN
 from .models import Note
 from .schemas import NoteOut
 
 NOTE_CHANGES = ChangeSource(
-    source="notes",
+    source=DECLARATION.name,
     model=Note,
     id_attribute="noteId",
     dump=lambda note: dict(NoteOut().dump(note)),
-    topic_arn=lambda: get_settings().notes_topic_arn,
+    topic_arn=TOPIC_ARN.value,
 )

@@ -6,6 +6,8 @@ from pynamodb.models import Model
 
 from chalicelib.core.models import ChangeTracking, CompressedText, SettingsTable
 
+from .infra import TABLE
+
 
 def owner_key(user_id: str, value: str) -> str:
     return f"{user_id}#{value}"
@@ -41,7 +43,7 @@ class Attachment(MapAttribute[str, str]):
 
 class Note(Model, ChangeTracking):
     class Meta(metaclass=SettingsTable):
-        setting = "notes_table"
+        setting = TABLE
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     note_id = UnicodeAttribute(range_key=True, attr_name="noteId")

@@ -20,10 +20,10 @@ from chalicelib.core.http import (
 from chalicelib.core.identity import current_user_id
 from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
-from chalicelib.core.sources import PROJECTS_STREAM_ARN
 
 from . import service
 from .events import PROJECT_CHANGES
+from .infra import DECLARATION
 from .schemas import ProjectIn, ProjectListQuery, ProjectOut
 
 bp = Blueprint(__name__)
@@ -77,7 +77,7 @@ def delete_project(project_id: str) -> Response:
     return no_content()
 
 
-@bp.on_dynamodb_record(stream_arn=PROJECTS_STREAM_ARN, starting_position="TRIM_HORIZON")
+@bp.on_dynamodb_record(**DECLARATION.stream_trigger("publish_project_changes"))
 def publish_project_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Trigger: the projects table's stream -> the projects topic."""
     return publish_changes(event.to_dict()["Records"], PROJECT_CHANGES)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from chalicelib.core.publisher import ChangeSource
-from chalicelib.core.settings import get_settings
 
+from .infra import DECLARATION, TOPIC_ARN
 from .models import Project
 from .schemas import ProjectOut
 
 PROJECT_CHANGES = ChangeSource(
-    source="projects",
+    source=DECLARATION.name,
     model=Project,
     id_attribute="projectId",
     dump=lambda project: dict(ProjectOut().dump(project)),
-    topic_arn=lambda: get_settings().projects_topic_arn,
+    topic_arn=TOPIC_ARN.value,
 )

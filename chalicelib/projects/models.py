@@ -5,12 +5,14 @@ from pynamodb.models import Model
 
 from chalicelib.core.models import ChangeTracking, SettingsTable
 
+from .infra import TABLE
+
 
 class Project(Model, ChangeTracking):
     """Key: the owner first, so every request is a GetItem or Query on the caller's partition."""
 
     class Meta(metaclass=SettingsTable):
-        setting = "projects_table"
+        setting = TABLE
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     project_id = UnicodeAttribute(range_key=True, attr_name="projectId")

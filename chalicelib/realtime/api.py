@@ -15,11 +15,10 @@ from chalicelib.core.errors import DomainError, Unauthorized
 from chalicelib.core.events import Envelope
 from chalicelib.core.http import problem_response
 from chalicelib.core.log import logger
-from chalicelib.core.settings import get_settings
-from chalicelib.core.sources import REALTIME_QUEUE_ARN
 
 from . import auth, service
 from .blueprint import WebsocketBlueprint
+from .infra import DECLARATION, PUSH_DLQ_URL
 
 bp = WebsocketBlueprint(__name__)
 
@@ -60,7 +59,7 @@ def disconnect(event: WebsocketEvent) -> None:
     logger().info("websocket disconnected", extra={"removed": removed})
 
 
-@bp.on_sqs_message(queue_arn=REALTIME_QUEUE_ARN, batch_size=10)
+@bp.on_sqs_message(**DECLARATION.queue_trigger("push_changes"))
 def push_changes(event: SQSEvent) -> dict[str, Any]:
     """task-* / note-* events -> `{"type": "changed"|"deleted", "resource", "id",
     "version"}` to every connection of the event's owner; gone connections are dropped."""
@@ -71,4 +70,4 @@ def push_changes(event: SQSEvent) -> dict[str, Any]:
     def handle(envelope: Envelope, record: SQSRecord) -> None:
         service.push_change(envelope, send)
 
-    return consume(event.to_dict(), handle, lambda: get_settings().realtime_dlq_url)
+    return consume(event.to_dict(), handle, PUSH_DLQ_URL.value)

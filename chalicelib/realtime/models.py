@@ -6,6 +6,8 @@ from pynamodb.models import Model
 
 from chalicelib.core.models import SettingsTable
 
+from .infra import CONNECTIONS_TABLE
+
 
 class ConnectionsById(GlobalSecondaryIndex["Connection"]):  # type: ignore[no-untyped-call]
     """The owner of a connection id: API Gateway's $disconnect names only the connection."""
@@ -21,7 +23,7 @@ class Connection(Model):
     """One open websocket of a user. TTL removes it if its $disconnect never arrives."""
 
     class Meta(metaclass=SettingsTable):
-        setting = "connections_table"
+        setting = CONNECTIONS_TABLE
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     connection_id = UnicodeAttribute(range_key=True, attr_name="connectionId")

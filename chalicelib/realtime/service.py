@@ -16,8 +16,8 @@ from chalice.app import Chalice, WebsocketAPI, WebsocketDisconnectedError
 from chalicelib.core.events import Envelope, PoisonMessage
 from chalicelib.core.log import logger
 from chalicelib.core.models import utcnow
-from chalicelib.core.settings import get_settings
 
+from .infra import CONNECTION_TTL, WEBSOCKET_API_ID, WEBSOCKET_STAGE
 from .models import Connection
 
 # The resources whose changes are pushed; a delete is "deleted", anything else "changed".
@@ -40,9 +40,9 @@ def websocket_api(app: Chalice) -> WebsocketAPI:
         import boto3
 
         api.session = boto3.session.Session()
-    settings = get_settings()
-    if settings.websocket_api_id:
-        api.configure_from_api_id(settings.websocket_api_id, settings.websocket_stage or "api")
+    api_id = WEBSOCKET_API_ID.value()
+    if api_id:
+        api.configure_from_api_id(api_id, WEBSOCKET_STAGE.value() or "api")
     return api
 
 
@@ -55,7 +55,7 @@ def remember_connection(user_id: str, connection_id: str) -> Connection:
         user_id,
         connection_id,
         connected_at=now,
-        expires_at=now + timedelta(seconds=get_settings().connection_ttl_seconds),
+        expires_at=now + timedelta(seconds=CONNECTION_TTL.number()),
     )
     connection.save()
     return connection

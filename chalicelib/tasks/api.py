@@ -20,13 +20,9 @@ from chalicelib.core.http import (
 from chalicelib.core.identity import current_user_id
 from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
-from chalicelib.core.sources import (
-    PROJECT_DELETIONS_QUEUE_ARN,
-    PROJECT_UPSERTS_QUEUE_ARN,
-    TASKS_STREAM_ARN,
-)
 
 from . import events, service
+from .infra import DECLARATION
 from .schemas import TaskIn, TaskListQuery, TaskOut
 
 bp = Blueprint(__name__)
@@ -82,19 +78,19 @@ def delete_task(task_id: str) -> Response:
     return no_content()
 
 
-@bp.on_dynamodb_record(stream_arn=TASKS_STREAM_ARN, starting_position="TRIM_HORIZON")
+@bp.on_dynamodb_record(**DECLARATION.stream_trigger("publish_task_changes"))
 def publish_task_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Trigger: the tasks table's stream -> the tasks topic."""
     return publish_changes(event.to_dict()["Records"], events.TASK_CHANGES)
 
 
-@bp.on_sqs_message(queue_arn=PROJECT_UPSERTS_QUEUE_ARN, batch_size=10)
+@bp.on_sqs_message(**DECLARATION.queue_trigger("on_project_upserted"))
 def on_project_upserted(event: SQSEvent) -> dict[str, Any]:
     """project-created / project-updated -> the Tasks service's record of the project."""
     return events.on_project_upserted(event.to_dict())
 
 
-@bp.on_sqs_message(queue_arn=PROJECT_DELETIONS_QUEUE_ARN, batch_size=1)
+@bp.on_sqs_message(**DECLARATION.queue_trigger("on_project_deleted"))
 def on_project_deleted(event: SQSEvent) -> dict[str, Any]:
     """project-deleted -> tombstone the record, then cascade in bounded rounds."""
     context: Any = event.context

@@ -22,8 +22,8 @@ from typing import Any
 
 from chalicelib.core.clients import client
 from chalicelib.core.models import tombstone_expiry, utcnow
-from chalicelib.core.settings import get_settings
 
+from .infra import TABLE
 from .models import Task, owner_key
 
 BATCH_SIZE = 25
@@ -98,7 +98,7 @@ def tombstone_project_tasks(
     sleep: Callable[[float], None] = time.sleep,
 ) -> CascadeOutcome:
     """Tombstones up to `max_tasks` live tasks of the project; `finished` once none is left."""
-    writer = _BatchWriter(get_settings().tasks_table, sleep)
+    writer = _BatchWriter(TABLE.value(), sleep)
     outcome = CascadeOutcome()
     remaining = Task.by_project.query(owner_key(user_id, project_id), page_size=QUERY_PAGE_SIZE)
     outcome.finished = True

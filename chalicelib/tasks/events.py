@@ -13,19 +13,18 @@ from chalicelib.core.consumer import consume, string_attribute
 from chalicelib.core.events import Envelope, PoisonMessage
 from chalicelib.core.log import logger
 from chalicelib.core.publisher import ChangeSource
-from chalicelib.core.settings import get_settings
 
-from . import service
+from . import infra, service
 from .cascade import tombstone_project_tasks
 from .models import Task
 from .schemas import TaskOut
 
 TASK_CHANGES = ChangeSource(
-    source="tasks",
+    source=infra.DECLARATION.name,
     model=Task,
     id_attribute="taskId",
     dump=lambda task: dict(TaskOut().dump(task)),
-    topic_arn=lambda: get_settings().tasks_topic_arn,
+    topic_arn=infra.TOPIC_ARN.value,
 )
 
 UPSERT_TYPES = frozenset({"project-created", "project-updated"})
@@ -50,13 +49,15 @@ def on_project_upserted(event: Mapping[str, Any]) -> dict[str, Any]:
             extra={"eventId": envelope.event_id, "projectId": subject.id},
         )
 
-    return consume(event, remember, lambda: get_settings().project_upserts_dlq_url)
+    return consume(event, remember, infra.UPSERTS_DLQ_URL.value)
 
 
 def on_project_deleted(
     event: Mapping[str, Any], seconds_left: Callable[[], float]
 ) -> dict[str, Any]:
-    settings = get_settings()
+    max_tasks = infra.CASCADE_MAX_TASKS.number()
+    time_margin = infra.CASCADE_TIME_MARGIN.number()
+    sweep_delay = infra.CASCADE_SWEEP_DELAY.number()
 
     def cascade(envelope: Envelope, record: SQSRecord) -> None:
         _expect(envelope, frozenset({"project-deleted"}))
@@ -67,9 +68,9 @@ def on_project_deleted(
             subject.user_id,
             subject.id,
             envelope.correlation_id,
-            max_tasks=settings.cascade_max_tasks,
+            max_tasks=max_tasks,
             seconds_left=seconds_left,
-            time_margin=settings.cascade_time_margin,
+            time_margin=time_margin,
         )
         cascade_round = int(string_attribute(record, ROUND_ATTRIBUTE) or "0")
         was_sweep = string_attribute(record, SWEEP_ATTRIBUTE) == "true"
@@ -88,9 +89,9 @@ def on_project_deleted(
         elif not was_sweep or outcome.tombstoned:
             # The project index is eventually consistent: a task committed just before the
             # tombstone may not be visible yet. One delayed sweep catches it.
-            _hand_on(envelope, cascade_round + 1, sweep=True, delay=settings.cascade_sweep_delay)
+            _hand_on(envelope, cascade_round + 1, sweep=True, delay=sweep_delay)
 
-    return consume(event, cascade, lambda: settings.project_deletions_dlq_url)
+    return consume(event, cascade, infra.DELETIONS_DLQ_URL.value)
 
 
 def _hand_on(envelope: Envelope, cascade_round: int, *, sweep: bool, delay: int) -> None:
@@ -99,7 +100,7 @@ def _hand_on(envelope: Envelope, cascade_round: int, *, sweep: bool, delay: int)
     if sweep:
         attributes[SWEEP_ATTRIBUTE] = {"DataType": "String", "StringValue": "true"}
     client("sqs").send_message(
-        QueueUrl=get_settings().project_deletions_queue_url,
+        QueueUrl=infra.DELETIONS_QUEUE_URL.value(),
         MessageBody=json.dumps(envelope.to_json()),
         MessageAttributes=attributes,
         DelaySeconds=delay,

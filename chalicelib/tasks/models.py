@@ -13,6 +13,8 @@ from pynamodb.models import Model
 
 from chalicelib.core.models import ChangeTracking, SettingsTable
 
+from .infra import PROJECTS_TABLE, TABLE
+
 LIVE = "live"
 DELETED = "deleted"
 
@@ -46,7 +48,7 @@ class TasksByStatus(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-ca
 
 class Task(Model, ChangeTracking):
     class Meta(metaclass=SettingsTable):
-        setting = "tasks_table"
+        setting = TABLE
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
@@ -81,7 +83,7 @@ class ProjectRecord(Model):
     """
 
     class Meta(metaclass=SettingsTable):
-        setting = "task_projects_table"
+        setting = PROJECTS_TABLE
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     project_id = UnicodeAttribute(range_key=True, attr_name="projectId")

@@ -1,7 +1,8 @@
 """The packaged template (`make package`, stage dev): valid, complete and least-privilege.
 
 EXPECTED_STATEMENTS is this test's own copy of every function's permissions. It is kept
-apart from infra/functions.yaml on purpose: granting a permission means changing both.
+apart from the services' declarations (chalicelib/*/infra.py) on purpose: granting a
+permission means changing both.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from chalicelib.core.settings import RESOURCE_ENV
+from chalicelib.core import registry
 from devstack.package import (
     ALERTS_TOPIC,
     LOG_RETENTION_DAYS,
-    RESOURCES_FILE,
     STAR_ACTIONS,
     Package,
 )
@@ -226,8 +225,7 @@ def test_the_zip_is_built(packaged: Package) -> None:
 
 
 def test_every_data_resource_of_infra_is_in_the_template(template: dict[str, Any]) -> None:
-    infra = yaml.safe_load(RESOURCES_FILE.read_text())["Resources"]
-    for logical_id, resource in infra.items():
+    for logical_id, resource in registry.resources().items():
         assert template["Resources"].get(logical_id) == resource, logical_id
 
 
@@ -327,7 +325,7 @@ def test_only_stream_publishers_publish_to_topics(template: dict[str, Any]) -> N
 def test_environment_refers_to_the_templates_resources(template: dict[str, Any]) -> None:
     for logical_id, function in functions(template).items():
         variables = function["Properties"]["Environment"]["Variables"]
-        for env, resource in RESOURCE_ENV.items():
+        for env, resource in registry.resource_env().items():
             assert variables.get(env) == {"Ref": resource}, (logical_id, env)
         for env, value in variables.items():
             if isinstance(value, str):

@@ -1,0 +1,136 @@
+"""What belongs to no service: the router's function, its idempotency records, the user
+pool that signs users in, and the attachments bucket. See core.registry."""
+
+from __future__ import annotations
+
+from .registry import ROUTER, Declaration, Function, Setting
+from .resources import ref, stack_sub, table
+
+IDEMPOTENCY_TABLE = Setting("TANDEM_IDEMPOTENCY_TABLE", ref="IdempotencyTable")
+# Token checks outside API Gateway (the local stage, the websocket's $connect) and the
+# `aud` check need the pool's id and the app client's.
+USER_POOL_ID = Setting("TANDEM_USER_POOL_ID", ref="UserPool")
+USER_POOL_CLIENT_ID = Setting("TANDEM_USER_POOL_CLIENT_ID", ref="UserPoolClient")
+# The largest legal body, a note at every limit sent as \uXXXX escapes (12 bytes per
+# astral character), is about 1.22 MB; see docs/decisions.md.
+BODY_CAP = 1280 * 1024
+MAX_BODY_BYTES = Setting("TANDEM_MAX_BODY_BYTES", default=str(BODY_CAP))
+TOMBSTONE_DAYS = Setting("TANDEM_TOMBSTONE_DAYS", default="30")
+IDEMPOTENCY_HOURS = Setting("TANDEM_IDEMPOTENCY_HOURS", default="24")
+# Origins a browser build may call the API from, per stage (comma-separated, or *). None
+# by default: a browser gets no CORS answer.
+CORS_ALLOWED_ORIGINS = Setting("TANDEM_CORS_ALLOWED_ORIGINS")
+
+DECLARATION = Declaration(
+    name="core",
+    resources={
+        # Idempotency-Key records of the API (the router's); TTL removes them after 24 h+.
+        "IdempotencyTable": table("idempotency", ("key", None), backups=False, retain=False),
+        # ---- Files: note attachments, uploaded and read with presigned URLs only --------
+        # Private and encrypted; the account id keeps the name globally unique.
+        "AttachmentsBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketName": {"Fn::Sub": "${AWS::StackName}-attachments-${AWS::AccountId}"},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "abort-incomplete-uploads",
+                            "Status": "Enabled",
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        }
+                    ]
+                },
+            },
+        },
+        # ---- Identity: the user pool and the mobile app's client ------------------------
+        # Email is the username; self sign-up is allowed (the app signs users up). The
+        # client has no secret (a mobile app cannot keep one). moto's CloudFormation cannot
+        # create these, so devstack/infra.py translates them into Cognito API calls.
+        "UserPool": {
+            "Type": "AWS::Cognito::UserPool",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "UserPoolName": stack_sub("users"),
+                "UsernameAttributes": ["email"],
+                "AutoVerifiedAttributes": ["email"],
+                "UsernameConfiguration": {"CaseSensitive": False},
+                "Schema": [
+                    {
+                        "Name": "email",
+                        "AttributeDataType": "String",
+                        "Required": True,
+                        "Mutable": True,
+                    }
+                ],
+                "Policies": {
+                    "PasswordPolicy": {
+                        "MinimumLength": 12,
+                        "RequireLowercase": True,
+                        "RequireUppercase": True,
+                        "RequireNumbers": True,
+                        "RequireSymbols": False,
+                        "TemporaryPasswordValidityDays": 7,
+                    }
+                },
+                "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+                "AccountRecoverySetting": {
+                    "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]
+                },
+                "MfaConfiguration": "OFF",
+            },
+        },
+        "UserPoolClient": {
+            "Type": "AWS::Cognito::UserPoolClient",
+            "Properties": {
+                "ClientName": stack_sub("mobile"),
+                "UserPoolId": ref("UserPool"),
+                "GenerateSecret": False,
+                "ExplicitAuthFlows": [
+                    "ALLOW_USER_PASSWORD_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                    "ALLOW_USER_SRP_AUTH",
+                ],
+                "PreventUserExistenceErrors": "ENABLED",
+                "EnableTokenRevocation": True,
+                "AccessTokenValidity": 60,
+                "IdTokenValidity": 60,
+                "RefreshTokenValidity": 30,
+                "TokenValidityUnits": {
+                    "AccessToken": "minutes",
+                    "IdToken": "minutes",
+                    "RefreshToken": "days",
+                },
+            },
+        },
+    },
+    functions={
+        # API Gateway gives up on an integration after 29 s.
+        ROUTER: Function(timeout=29),
+    },
+    router={"IdempotencyTable": ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem")},
+    settings=(
+        IDEMPOTENCY_TABLE,
+        USER_POOL_ID,
+        USER_POOL_CLIENT_ID,
+        MAX_BODY_BYTES,
+        TOMBSTONE_DAYS,
+        IDEMPOTENCY_HOURS,
+        CORS_ALLOWED_ORIGINS,
+    ),
+)
