@@ -49,7 +49,7 @@ chalice-config: venv
 STAGE ?= dev
 STACK ?= tandem-$(STAGE)
 package: venv
-	$(BIN)/python -m devstack.package --stage $(STAGE)
+	$(BIN)/python -m deploy.package --stage $(STAGE)
 	$(BIN)/cfn-lint build/package/sam.json
 
 # Deploys build/package/ as the stack tandem-$(STAGE). Needs the AWS CLI, credentials, and

@@ -37,9 +37,9 @@ from botocore.config import Config
 from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
 
 from chalicelib.core import registry
+from deploy.functions import STREAM_PARALLELIZATION
 
 from .infra import Context
-from .package import STREAM_PARALLELIZATION
 
 log = logging.getLogger("tandem.pump")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from devstack.package import STREAM_PARALLELIZATION
+from deploy.functions import STREAM_PARALLELIZATION
 from devstack.pump import Pump, QueueSource, StreamSource
 
 BOUND = 10.0  # seconds: how long a barrier waits for the others before the test fails

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from devstack.package import Package, package
+from deploy.package import Package, package
 
 STAGE = "dev"
 

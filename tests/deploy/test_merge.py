@@ -8,13 +8,10 @@ from typing import Any
 
 import pytest
 
-from devstack.package import (
-    MergeBuilder,
-    PackagingError,
-    arn_of,
-    overrides_for,
-    sentinel,
-)
+from deploy.functions import overrides_for, sentinel
+from deploy.merge import MergeBuilder
+from deploy.policies import arn_of
+from deploy.template import PackagingError
 
 INFRA: dict[str, Any] = {
     "Resources": {

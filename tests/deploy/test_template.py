@@ -18,12 +18,10 @@ from typing import Any
 import pytest
 
 from chalicelib.core import registry
-from devstack.package import (
-    ALERTS_TOPIC,
-    LOG_RETENTION_DAYS,
-    STAR_ACTIONS,
-    Package,
-)
+from deploy.alarms import ALERTS_TOPIC
+from deploy.functions import LOG_RETENTION_DAYS
+from deploy.package import Package
+from deploy.policies import STAR_ACTIONS
 
 from .conftest import STAGE
 
