@@ -30,10 +30,10 @@ from typing import Any
 
 from .stack import (
     LOCAL_JSON,
+    Component,
     Ports,
     Stack,
     StackError,
-    default_components,
     lock_state_dir,
     run,
     state_dir,
@@ -42,6 +42,19 @@ from .users import DEFAULT_PASSWORD, id_token, read_contract
 
 # The heavy imports (moto, boto3, chalice, the app) happen while starting, after this.
 STARTED_AT = time.perf_counter()
+
+
+def default_components(fresh: bool = False) -> list[Component]:
+    from .admin import AdminServer
+    from .api import ChaliceApp, LocalApi
+    from .aws import EmbeddedAws
+    from .events import EventPump
+    from .websocket import LocalWebsocket
+
+    # The admin endpoint first (it gives the app its post-to-connection session), and
+    # everything behind the API before the API: the API answering is "ready".
+    aws = EmbeddedAws(fresh)
+    return [aws, ChaliceApp(), AdminServer(), LocalWebsocket(), EventPump(), LocalApi()]
 
 
 def run_stack(fresh: bool = False) -> int:

@@ -64,13 +64,14 @@ def invoke_function(stack: Stack, function: str, event: Any | None) -> Any:
     scheduler = stack.scheduler
     if event is None and scheduler is not None and function in scheduler.jobs:
         return scheduler.invoke_now(function)
-    handlers = event_functions(stack.app)
+    app = stack.loaded_app()
+    handlers = event_functions(app)
     handler = handlers.get(function)
     if handler is None:
         known = ", ".join(sorted(handlers)) or "none"
         raise AdminError(404, "NotFoundException", f"no function {function!r}; known: {known}")
     if event is None:
-        pure = {f.name for f in stack.app.pure_lambda_functions}
+        pure = {f.name for f in app.pure_lambda_functions}
         if handler not in pure:
             raise AdminError(400, "BadRequestException", f"{function} needs its event as the body")
         event = {}

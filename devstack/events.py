@@ -81,10 +81,11 @@ class EventPump:
         retry = int(_number(RETRY_ENV, DEFAULT_RETRY_SECONDS))
         ctx = stack.provisioned()
         invoke = stack.invoker()
+        app = stack.loaded_app()
         self.pump = Pump(
             stack.session,
             ctx,
-            stack.app,
+            app,
             invoke,
             retry_visibility=retry,
             describe_every=DESCRIBE_EVERY_SECONDS,
@@ -94,7 +95,7 @@ class EventPump:
         self._save_positions = stack.save_pump_positions
         self._saved_positions = dict(self.pump.positions)
         self.scheduler = Scheduler(
-            stack.app,
+            app,
             invoke,
             region=stack.region,
             account=ctx.account_id,

@@ -15,9 +15,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .infra import ROOT, Context
+
+if TYPE_CHECKING:  # the components' types; they import this module, never the reverse
+    import boto3
+    from chalice.app import Chalice
+    from chalice.config import Config
+
+    from .pump import Invoke, Pump
+    from .schedule import Scheduler
+    from .websocket import Connections
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -71,14 +80,14 @@ class Stack:
     stage: str = STAGE
     stack_name: str = STACK_NAME
     aws_endpoint: str = ""
-    session: Any = None  # boto3 Session whose clients talk to the embedded AWS
+    session: boto3.Session | None = None  # its clients talk to the embedded AWS
     infra: Context | None = None
-    app: Any = None  # the Chalice app, loaded in the local stage
-    chalice_config: Any = None
-    invoke: Any = None  # calls a handler of the app as Lambda would (see invoker())
-    websockets: Any = None  # devstack.websocket.Connections: the open sockets
-    pump: Any = None  # devstack.pump.Pump, run by devstack.events.EventPump
-    scheduler: Any = None  # devstack.schedule.Scheduler, run by the same thread
+    app: Chalice | None = None  # loaded in the local stage
+    chalice_config: Config | None = None
+    invoke: Invoke | None = None  # calls a handler of the app as Lambda would (invoker())
+    websockets: Connections | None = None  # the open sockets
+    pump: Pump | None = None  # run by devstack.events.EventPump
+    scheduler: Scheduler | None = None  # run by the same thread
     admin_url: str = ""  # devstack.admin: post-to-connection, invoke, schedules
     # The event pump's stream positions, saved with the embedded AWS's state (devstack.aws).
     pump_positions: dict[str, str] = field(default_factory=dict)
@@ -88,7 +97,7 @@ class Stack:
     contract_written: bool = False
     summary: list[tuple[str, str]] = field(default_factory=list)
 
-    def invoker(self) -> Any:
+    def invoker(self) -> Invoke:
         """One Lambda-like invoker of the app's handlers, shared by the components."""
         if self.invoke is None:
             if self.app is None:
@@ -109,6 +118,11 @@ class Stack:
     @property
     def local_json(self) -> Path:
         return self.state_dir / LOCAL_JSON
+
+    def loaded_app(self) -> Chalice:
+        if self.app is None:
+            raise RuntimeError("the app is not loaded yet")
+        return self.app
 
     def provisioned(self) -> Context:
         if self.infra is None:
@@ -153,19 +167,6 @@ class Component(Protocol):
     def start(self, stack: Stack) -> None: ...
 
     def stop(self) -> None: ...
-
-
-def default_components(fresh: bool = False) -> list[Component]:
-    from .admin import AdminServer
-    from .api import ChaliceApp, LocalApi
-    from .aws import EmbeddedAws
-    from .events import EventPump
-    from .websocket import LocalWebsocket
-
-    # The admin endpoint first (it gives the app its post-to-connection session), and
-    # everything behind the API before the API: the API answering is "ready".
-    aws = EmbeddedAws(fresh)
-    return [aws, ChaliceApp(), AdminServer(), LocalWebsocket(), EventPump(), LocalApi()]
 
 
 LOCK_FILE = "stack.lock"
