@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core import errors
-from chalicelib.core.http import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX
+from chalicelib.core.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, problem_of
 
 _DETAIL_FROM_GATEWAY = "$context.error.messageString"
 
@@ -26,7 +26,8 @@ class GatewayProblem:
 
     @classmethod
     def of(cls, error: type[errors.DomainError], detail: str, **kw: Any) -> GatewayProblem:
-        return cls(error.slug, error.title, error.status, detail, **kw)
+        problem = problem_of(error)
+        return cls(problem.slug, problem.title, problem.status, detail, **kw)
 
 
 _THROTTLED = GatewayProblem.of(
@@ -41,8 +42,8 @@ GATEWAY_PROBLEMS: dict[str, GatewayProblem] = {
         "A valid bearer token is required.",
         headers=(("WWW-Authenticate", "Bearer"),),
     ),
-    "ACCESS_DENIED": GatewayProblem(
-        "forbidden", "Forbidden", 403, "The token does not grant access to this resource."
+    "ACCESS_DENIED": GatewayProblem.of(
+        errors.Forbidden, "The token does not grant access to this resource."
     ),
     # A REST API answers an unknown path or method with this 403; the API's contract is 404.
     "MISSING_AUTHENTICATION_TOKEN": GatewayProblem.of(
@@ -58,7 +59,10 @@ GATEWAY_PROBLEMS: dict[str, GatewayProblem] = {
         "request-rejected", "Request rejected", None, _DETAIL_FROM_GATEWAY
     ),
     "DEFAULT_5XX": GatewayProblem(
-        errors.DomainError.slug, errors.DomainError.title, None, "An internal error occurred."
+        problem_of(errors.DomainError).slug,
+        problem_of(errors.DomainError).title,
+        None,
+        "An internal error occurred.",
     ),
 }
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from chalicelib.core import errors
 from chalicelib.core.context import accept_correlation_id
-from chalicelib.core.http import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX
+from chalicelib.core.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, problem_of
 
 # API Gateway's payload limit; the app caps bodies lower itself (413 problem+json).
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -54,9 +54,9 @@ class HttpProblem(Exception):
         self.headers = headers or {}
 
 
-# The app's own problem types where it has one for the status (chalicelib.core.errors).
-_APP_ERRORS: dict[int, type[errors.DomainError]] = {
-    error.status: error
+# The app's own problem types where it has one for the status (chalicelib.core.problems).
+_APP_PROBLEMS = {
+    problem_of(error).status: problem_of(error)
     for error in (
         errors.DomainError,
         errors.BadRequest,
@@ -70,7 +70,7 @@ _APP_ERRORS: dict[int, type[errors.DomainError]] = {
 
 def problem(status: int, detail: str, **extra: Any) -> dict[str, Any]:
     """The app's problem shape (chalicelib.core.http) for a status the server answers."""
-    known = _APP_ERRORS.get(status)
+    known = _APP_PROBLEMS.get(status)
     if known is not None:
         slug, title = known.slug, known.title
     else:

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.core.context import new_correlation_id
-from chalicelib.core.http import PROBLEM_CONTENT_TYPE
+from chalicelib.core.problems import PROBLEM_CONTENT_TYPE
 
 from .httpserver import LISTEN_BACKLOG, problem
 from .pump import Invoke

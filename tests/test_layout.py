@@ -100,3 +100,22 @@ def test_the_app_imports_neither_the_local_stack_nor_the_packaging():
     for path in sorted((ROOT / "chalicelib").rglob("*.py")):
         imported = _runtime_imports(path) - _CHALICE_LOCAL_GUARD
         assert not {m for m in imported if m.split(".")[0] in ("devstack", "deploy")}, path
+
+
+def test_every_domain_error_has_its_own_row_in_the_problems_table():
+    from chalicelib.core import errors
+    from chalicelib.core.problems import PROBLEMS, problem_of
+
+    defined = [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, errors.DomainError)
+    ]
+    assert set(defined) == set(PROBLEMS)
+    slugs = [problem.slug for problem in PROBLEMS.values()]
+    assert len(set(slugs)) == len(slugs)
+
+    class Unlisted(errors.NotFound):
+        pass
+
+    assert problem_of(Unlisted("x")) == PROBLEMS[errors.NotFound]

@@ -29,6 +29,7 @@ from chalicelib.core.local_auth import (
     LocalAuthConfig,
     LocalAuthRefused,
 )
+from chalicelib.core.problems import problem_of
 from devstack.infra import Context, create_user_pools, load_template, provision
 from tests.conftest import REGION, Api, User, UserPool
 from tests.tokens import BAD_KINDS, bad_authorizations, claims_of, moto_public_jwks
@@ -167,7 +168,7 @@ def test_bad_token_is_unauthorized(local_config: LocalAuthConfig, carol: User, k
     authorization = bad_authorizations(carol.id_token, access)[kind]
     with pytest.raises(Unauthorized) as caught:
         local_auth.verify_request(request_with(authorization))
-    assert caught.value.status == 401
+    assert problem_of(caught.value).status == 401
 
 
 def test_bad_tokens_get_401_problem_from_the_router(local_api: Api, carol: User) -> None:

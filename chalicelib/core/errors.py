@@ -1,4 +1,5 @@
-"""Typed domain errors. They become problem+json in one place: core.http.
+"""Typed domain errors. Their HTTP status, problem type and title are one table in the
+HTTP layer (core.problems); they become problem+json in one place: core.http.
 
 They subclass ChaliceUnhandledError because that is the one exception Chalice lets
 propagate out of a view into middleware; any other one it turns into its own 500.
@@ -7,7 +8,7 @@ propagate out of a view into middleware; any other one it turns into its own 500
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from chalice.app import ChaliceUnhandledError
 
@@ -15,9 +16,7 @@ ErrorMap = Mapping[str, Any]
 
 
 class DomainError(ChaliceUnhandledError):
-    status: ClassVar[int] = 500
-    slug: ClassVar[str] = "internal-error"
-    title: ClassVar[str] = "Internal server error"
+    """Anything the caller cannot fix; every other error is one of its subclasses."""
 
     def __init__(
         self,
@@ -33,92 +32,67 @@ class DomainError(ChaliceUnhandledError):
 
 
 class BadRequest(DomainError):
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
+    """The request cannot be read: malformed, or a parameter of the wrong form."""
 
 
 class ValidationFailed(BadRequest):
-    slug = "validation-failed"
-    title = "Validation failed"
+    """Fields of the body are invalid; `errors` names them."""
 
     def __init__(self, errors: ErrorMap, detail: str = "The request has invalid fields.") -> None:
         super().__init__(detail, errors=errors)
 
 
 class Unauthorized(DomainError):
-    status = 401
-    slug = "unauthorized"
-    title = "Unauthorized"
+    """No valid token of the stage's app client."""
 
     def __init__(self, detail: str = "A valid bearer token is required.") -> None:
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 class Forbidden(DomainError):
-    status = 403
-    slug = "forbidden"
-    title = "Forbidden"
+    """The caller may not do this."""
 
 
 class NotFound(DomainError):
-    status = 404
-    slug = "not-found"
-    title = "Not found"
+    """No such resource for this caller: another user's is not found either."""
 
 
 class MethodNotAllowed(DomainError):
-    status = 405
-    slug = "method-not-allowed"
-    title = "Method not allowed"
+    """The path exists; the method does not."""
 
 
 class Conflict(DomainError):
-    status = 409
-    slug = "conflict"
-    title = "Conflict"
+    """The request clashes with the current state (a reused or busy key)."""
 
 
 class PreconditionFailed(DomainError):
-    status = 412
-    slug = "precondition-failed"
-    title = "Precondition failed"
+    """If-Match names a version that is no longer current."""
 
 
 class PayloadTooLarge(DomainError):
-    status = 413
-    slug = "payload-too-large"
-    title = "Payload too large"
+    """The body is over the cap."""
 
 
 class UnsupportedMediaType(DomainError):
-    status = 415
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
+    """The body is not JSON, or its encoding is unknown."""
 
 
 class UnprocessableReference(DomainError):
-    status = 422
-    slug = "unprocessable-reference"
-    title = "Unusable reference"
+    """A field refers to a resource the caller cannot use."""
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail, errors={field: [detail]})
 
 
 class TooManyRequests(DomainError):
-    status = 429
-    slug = "too-many-requests"
-    title = "Too many requests"
+    """Retry later, after `retry_after_seconds`."""
 
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
 
 
 class ServiceUnavailable(DomainError):
-    status = 503
-    slug = "service-unavailable"
-    title = "Service unavailable"
+    """A write could not land in time; retry after `retry_after_seconds`."""
 
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})

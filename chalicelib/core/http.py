@@ -25,12 +25,11 @@ from .errors import (
 )
 from .identity import current_user_id
 from .log import bind_correlation_id, logger
+from .problems import PROBLEM_CONTENT_TYPE, problem_of
 from .schema import LoadSchema, printable_key, text_errors
 from .settings import get_settings
 from .strict_json import DuplicateKey, parse_json
 
-PROBLEM_TYPE_PREFIX = "urn:problem-type:tandem:"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs"})
 JSON_CONTENT_TYPE = "application/json"
 
@@ -50,10 +49,11 @@ Authenticator = Callable[[Request], None]
 
 
 def problem_body(error: DomainError) -> dict[str, Any]:
+    problem = problem_of(error)
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_PREFIX + error.slug,
-        "title": error.title,
-        "status": error.status,
+        "type": problem.type,
+        "title": problem.title,
+        "status": problem.status,
         "detail": error.detail,
     }
     if error.errors:
@@ -87,7 +87,8 @@ def _bounded(errors: Mapping[str, Any]) -> dict[str, Any]:
 
 def problem_response(error: DomainError) -> Response:
     headers: Headers = {"Content-Type": PROBLEM_CONTENT_TYPE, **error.headers}
-    return Response(body=json.dumps(problem_body(error)), status_code=error.status, headers=headers)
+    body = problem_body(error)
+    return Response(body=json.dumps(body), status_code=body["status"], headers=headers)
 
 
 def _from_chalice_error(response: Response) -> Response:
