@@ -2,7 +2,7 @@
 
 The gateway is chalice local's (chalice.local.LocalGateway), in-process, with one change:
 it does not decode Cognito tokens. chalice local decodes them unverified, and a malformed
-`Authorization` header crashes it and drops the connection (FACTS.md). In the local stage
+`Authorization` header crashes it and drops the connection (docs/decisions.md). In the local stage
 the app verifies tokens itself (chalicelib.core.local_auth), so the gateway passes those
 requests through untouched.
 

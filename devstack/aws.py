@@ -33,7 +33,7 @@ _CLEARED_PREFIXES = ("AWS_ENDPOINT_URL_", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 def point_sdk_at(endpoint: str, region: str, env: Any = os.environ) -> None:
     """Points boto3 (and PynamoDB, which uses botocore) of this process at `endpoint`.
 
-    Must happen before the first client is created (FACTS.md).
+    Must happen before the first client is created (docs/decisions.md).
     """
     for name in list(env):
         if name in _CLEARED_ENV or name.startswith(_CLEARED_PREFIXES):

@@ -236,7 +236,7 @@ def environment(ctx: Context) -> dict[str, str]:
     return env
 
 
-# ---- Cognito (issue 4) ------------------------------------------------------------------
+# ---- Cognito ------------------------------------------------------------------------------
 # CloudFormation's properties of these types are the Create* API's parameters under the
 # same names, except the renamed ones. A property not listed here fails provisioning, so
 # that infra/ and its local translation cannot drift apart silently.

@@ -1,4 +1,4 @@
-"""API.md v1.1 clarifications, each with the defect it settles: strict dates and colours,
+"""the API (README.md) clarifications, each with the defect it settles: strict dates and colours,
 a PATCH that changes nothing, Idempotency-Key compared as JSON, and last-writer-wins for
 concurrent writes without If-Match."""
 

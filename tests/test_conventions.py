@@ -1,4 +1,4 @@
-"""The Conventions section of API.md, across the Projects, Tasks and Notes services:
+"""The API's conventions (README.md), across the Projects, Tasks and Notes services:
 authentication, problem+json errors, body parsing and limits, content types, methods,
 X-Request-Id, Idempotency-Key, and list parameters and cursors.
 

@@ -1,4 +1,4 @@
-"""Deletion is immediate for clients (API.md v1.1): from the moment DELETE answers, a
+"""Deletion is immediate for clients (README.md, The API): from the moment DELETE answers, a
 deleted project's tasks are gone, nothing can be written into it, and nothing that
 answered 2xx is undone later by the cascade."""
 

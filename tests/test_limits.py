@@ -1,4 +1,4 @@
-"""Every limit is reachable (API.md v1.1): lengths count code points, and a body at every
+"""Every limit is reachable (README.md, The API): lengths count code points, and a body at every
 field's maximum, in 4-byte characters sent as JSON escapes (12 bytes each), is under the
 body cap, is stored (DynamoDB's 400 KB item limit), reads back, replays, is deleted and
 published. One character more is a 400 naming the field, not a 413."""

@@ -1,4 +1,4 @@
-"""Notes: every route of the API.md contract, success and failure, through the real
+"""Notes: every route of the API contract (README.md), success and failure, through the real
 Chalice test client with real Cognito tokens and moto's DynamoDB.
 
 Tables of validation cases run as subtests of one test, so they share one moto stack

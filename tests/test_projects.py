@@ -1,4 +1,4 @@
-"""Projects routes: the contract of API.md, success and failure paths."""
+"""Projects routes: the contract of the API (README.md), success and failure paths."""
 
 from __future__ import annotations
 

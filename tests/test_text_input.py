@@ -1,4 +1,4 @@
-"""Input the JSON parser accepts but no store can hold (API.md v1.1): a lone surrogate, a
+"""Input the JSON parser accepts but no store can hold (README.md, The API): a lone surrogate, a
 C0 control character, NaN, an overflowing number, a repeated key. Each is a 400 that
 names the field, on every write route and every string field, never a 500, and nothing
 is stored."""

@@ -1,4 +1,4 @@
-"""Transport conventions of API.md v1.1 through the app's router: gzip request bodies,
+"""Transport conventions of the API (README.md) through the app's router: gzip request bodies,
 CORS per stage, HEAD wherever GET is, and 405 for unknown methods, each answer with
 X-Request-Id."""
 

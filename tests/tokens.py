@@ -1,7 +1,7 @@
 """Tokens for the negative tests: moto-signed ones with chosen claims, and forgeries.
 
 moto signs every Cognito token with one static key that ships inside the moto package
-(FACTS.md), so a test can sign a token the local stack would otherwise accept, and then
+(docs/decisions.md), so a test can sign a token the local stack would otherwise accept, and then
 break exactly one thing about it (expiry, audience, issuer, token_use).
 """
 

@@ -1,6 +1,6 @@
 """`chalice local` never serves this app unverified.
 
-chalice's local server decodes Cognito tokens without verifying them (FACTS.md). Served
+chalice's local server decodes Cognito tokens without verifying them (docs/decisions.md). Served
 by it in stage dev or prod, the app would take an unsigned `alg: none` token as any
 user, and its SDK would reach whatever AWS account the shell has. So app.py calls
 `guard()` once, and when the app is being loaded by `chalice local` the local stack

@@ -2,7 +2,7 @@
 
 In dev/prod, API Gateway's Cognito authorizer (core.auth.AUTHORIZER, on every route but
 the public ones) verifies the token before the Lambda runs, and this module does nothing.
-`chalice local` verifies nothing (FACTS.md), so in the local stage the router calls this
+`chalice local` verifies nothing (docs/decisions.md), so in the local stage the router calls this
 module, which checks what API Gateway would: an RS256 signature by a key of the local
 pool's JWKS, `iss`, `aud` (the app client), `token_use` == "id" and `exp`. On success the
 verified claims replace whatever is in the request context, so core.identity reads one

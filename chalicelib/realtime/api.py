@@ -1,5 +1,5 @@
 """Realtime: the websocket's connect, message and disconnect handlers, and the push of
-task and note changes to their owner's connections (API.md, Realtime)."""
+task and note changes to their owner's connections (README.md, The API)."""
 
 from __future__ import annotations
 
