@@ -190,11 +190,11 @@ class Api:
 @pytest.fixture(autouse=True)
 def _fresh_clients() -> Iterator[None]:
     """Each test gets its own AWS clients, and any fake a test installed goes away."""
-    from chalicelib.core import clients
+    from chalicelib.core import wiring
 
-    clients.reset()
+    wiring.reset()
     yield
-    clients.reset()
+    wiring.reset()
 
 
 @pytest.fixture

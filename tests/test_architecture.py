@@ -23,11 +23,11 @@ def no_network(event, args):
         raise RuntimeError("network at import: " + event)
 sys.addaudithook(no_network)
 import app
-from chalicelib.core import clients
+from chalicelib.core import wiring
 import pynamodb.models
 models = [m for m in pynamodb.models.Model.__subclasses__()]
 print(json.dumps({
-    "clients": sorted(clients._clients),
+    "clients": wiring.built(),
     "connections": sorted(m.__name__ for m in models if m._connection is not None),
     "models": sorted(m.__name__ for m in models),
     "modules": sorted(n for n in ("jwt", "boto3", "websockets", "moto") if n in sys.modules),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pynamodb.signals import pre_dynamodb_send
 
-from chalicelib.core import clients
+from chalicelib.core import wiring
 from chalicelib.tasks.cascade import tombstone_project_tasks
 from chalicelib.tasks.models import Task
 from tests.events_support import ThrottledDynamoDB, live_tasks_of, project_record
@@ -58,7 +58,7 @@ def test_ten_thousand_tasks_with_throttling(api, alice, pump, aws, stack, monkey
     pump.drain()
 
     throttled = ThrottledDynamoDB(aws.client("dynamodb"), every=10, left_over=7)
-    clients.use("dynamodb", throttled)
+    wiring.override("aws.dynamodb", throttled)
     rounds = []
     real_invoke = pump.invoke
 

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP
 
-from chalicelib.core import local_auth
+from chalicelib.core import local_auth, wiring
 from chalicelib.core.local_auth import LocalAuthConfig
 from tests.conftest import PASSWORD, REGION, User, UserPool
 from tests.tokens import claims_of, moto_public_jwks
@@ -43,7 +43,8 @@ def error_of(call: Callable[[], Any]) -> tuple[str, str]:
 
 def verified_claims(pool: UserPool, token: str) -> dict[str, Any]:
     """The claims after the local stage's own check: signature, iss, aud, token_use, exp."""
-    local_auth.use_jwks_fetcher(lambda url: moto_public_jwks())
+    wiring.override("jwks_fetcher", lambda url: moto_public_jwks())
+    local_auth.clear_key_cache()
     try:
         config = LocalAuthConfig(
             jwks_url="http://127.0.0.1/jwks.json",
@@ -52,7 +53,8 @@ def verified_claims(pool: UserPool, token: str) -> dict[str, Any]:
         )
         return local_auth.verify_token(token, config)
     finally:
-        local_auth.use_jwks_fetcher(None)
+        wiring.override("jwks_fetcher", None)
+        local_auth.clear_key_cache()
 
 
 def password_claim(pool: UserPool, email: str, password: str) -> tuple[AWSSRP, dict[str, str]]:

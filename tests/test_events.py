@@ -236,11 +236,11 @@ def test_post_task_right_after_post_project_never_waits_for_events(api, alice, p
 
 
 def test_a_publish_that_fails_is_retried_until_delivered(api, alice, pump, probe, aws):
-    from chalicelib.core import clients
+    from chalicelib.core import wiring
     from tests.events_support import FlakySNS
 
     flaky = FlakySNS(aws.client("sns"), failures=3)
-    clients.use("sns", flaky)
+    wiring.override("aws.sns", flaky)
     pump.max_stream_attempts = 10
     project = api.post("/projects", alice, {"name": "retry me"}).json
     pump.drain()
@@ -253,10 +253,10 @@ def test_a_publish_that_fails_is_retried_until_delivered(api, alice, pump, probe
 def test_a_publish_that_keeps_failing_goes_to_the_on_failure_queue(
     api, alice, pump, probe, aws, stack
 ):
-    from chalicelib.core import clients
+    from chalicelib.core import wiring
     from tests.events_support import FlakySNS
 
-    clients.use("sns", FlakySNS(aws.client("sns"), failures=1_000))
+    wiring.override("aws.sns", FlakySNS(aws.client("sns"), failures=1_000))
     api.post("/projects", alice, {"name": "doomed"})
     pump.drain()
     assert probe.drain() == []
@@ -314,12 +314,12 @@ def test_poison_messages_go_to_the_dlq_and_spare_their_neighbours(aws, stack, pu
 @pytest.mark.dead_letters_expected
 def test_a_message_that_keeps_failing_is_redriven_after_five_receives(aws, stack, pump, alice):
     """A transient-looking failure (not poison) is retried by SQS, then redriven."""
-    from chalicelib.core import clients
+    from chalicelib.core import wiring
 
     sqs = aws.client("sqs")
     # The deletions consumer needs SQS to hand on; a broken SQS client makes every
     # attempt fail after its tombstone, which must be harmless to repeat.
-    clients.use("sqs", _BrokenSend(sqs))
+    wiring.override("aws.sqs", _BrokenSend(sqs))
     publish_raw(aws, stack, project_event(alice, PID, "project-deleted", 2))
     pump.drain()
     dead = sqs.receive_message(

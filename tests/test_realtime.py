@@ -25,7 +25,7 @@ from chalice.test import Client
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from chalicelib.core import local_auth
+from chalicelib.core import local_auth, wiring
 from chalicelib.core.events import Envelope, Subject
 from chalicelib.core.models import utcnow
 from chalicelib.realtime import service
@@ -50,9 +50,9 @@ def cognito_jwks(monkeypatch: pytest.MonkeyPatch, stack: Context) -> Iterator[li
 
     monkeypatch.setenv("TANDEM_WEBSOCKET_API_ID", WS_API_ID)
     monkeypatch.setenv("TANDEM_WEBSOCKET_STAGE", WS_STAGE)
-    local_auth.use_jwks_fetcher(fetch)
+    wiring.override("jwks_fetcher", fetch)
     yield fetched
-    local_auth.use_jwks_fetcher(None)
+    wiring.override("jwks_fetcher", None)
 
 
 @pytest.fixture

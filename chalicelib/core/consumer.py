@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from .clients import client
 from .events import Envelope, PoisonMessage, parse_envelope
 from .log import bind_correlation_id, logger
+from .wiring import aws
 
 EnvelopeHandler = Callable[[Envelope, SQSRecord], None]
 
@@ -43,7 +43,7 @@ def _dead_letter(record: SQSRecord, reason: str, dead_letter_url: str) -> None:
         if isinstance(value.get("stringValue"), str)
     }
     attributes["failureReason"] = {"DataType": "String", "StringValue": reason[:1000]}
-    client("sqs").send_message(
+    aws("sqs").send_message(
         QueueUrl=dead_letter_url, MessageBody=record.body or "", MessageAttributes=attributes
     )
 

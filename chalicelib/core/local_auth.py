@@ -38,6 +38,7 @@ from chalice.app import Request
 
 from .errors import Unauthorized
 from .settings import get_settings
+from .wiring import Dependency
 
 JWKS_URL_ENV = "TANDEM_COGNITO_JWKS_URL"
 ISSUER_ENV = "TANDEM_COGNITO_ISSUER"
@@ -165,27 +166,30 @@ class _KeySet:
     keys: dict[str, Any]
 
 
-_key_sets: dict[str, _KeySet] = {}
+# Key sets by JWKS URL: a dependency, so that a test's fake fetcher never sees another
+# test's keys (wiring.reset).
+_key_sets: Dependency[dict[str, _KeySet]] = Dependency("jwks_key_sets", dict)
 _key_sets_lock = threading.Lock()
 
 
 def signing_key(jwks_url: str, kid: str) -> Any:
     """The public key for `kid`, or None. Fetches the JWKS on first use, then caches it."""
     with _key_sets_lock:
-        cached = _key_sets.get(jwks_url)
+        key_sets = _key_sets()
+        cached = key_sets.get(jwks_url)
         stale = cached is None or (
             kid not in cached.keys and time.monotonic() - cached.fetched_at >= JWKS_REFRESH_SECONDS
         )
         if stale:
             cached = _KeySet(time.monotonic(), _fetch_keys(jwks_url))
-            _key_sets[jwks_url] = cached
+            key_sets[jwks_url] = cached
         assert cached is not None
         return cached.keys.get(kid)
 
 
 def clear_key_cache() -> None:
     with _key_sets_lock:
-        _key_sets.clear()
+        _key_sets().clear()
 
 
 JwksFetcher = Callable[[str], Any]
@@ -200,22 +204,16 @@ def _http_get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-_jwks_fetcher: JwksFetcher = _http_get_json
-
-
-def use_jwks_fetcher(fetcher: JwksFetcher | None) -> None:
-    """Tests hand in what a JWKS URL would serve (e.g. Cognito's, which they cannot
-    reach); None restores HTTP. Either way the key cache starts empty."""
-    global _jwks_fetcher
-    _jwks_fetcher = fetcher or _http_get_json
-    clear_key_cache()
+# Tests override it with what a JWKS URL would serve (e.g. Cognito's, which they cannot
+# reach), and clear the key cache.
+jwks_fetcher: Dependency[JwksFetcher] = Dependency("jwks_fetcher", lambda: _http_get_json)
 
 
 def _fetch_keys(jwks_url: str) -> dict[str, Any]:
     import jwt
 
     try:
-        document = _jwks_fetcher(jwks_url)
+        document = jwks_fetcher()(jwks_url)
     except (OSError, ValueError) as error:
         raise LocalAuthRefused(f"cannot fetch the JWKS at {jwks_url}: {error}") from None
     keys: dict[str, Any] = {}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from functools import lru_cache
 from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
 from . import context
+from .wiring import Dependency
 
 
 class _CurrentStdout(logging.StreamHandler[TextIO]):
@@ -25,9 +25,10 @@ class _CurrentStdout(logging.StreamHandler[TextIO]):
         pass
 
 
-@lru_cache(maxsize=1)
-def logger() -> Logger:
-    return Logger(service="tandem", logger_handler=_CurrentStdout())
+# One Logger per process: each one would add its handler to the same logging logger.
+logger = Dependency(
+    "logger", lambda: Logger(service="tandem", logger_handler=_CurrentStdout()), per_process=True
+)
 
 
 def bind_correlation_id(value: str) -> None:

@@ -8,7 +8,6 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import Attribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -20,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 from .errors import WriteContended
 from .registry import Setting
 from .settings import get_settings
+from .wiring import Dependency
 
 
 class SettingsTable(type):
@@ -36,10 +36,8 @@ class SettingsTable(type):
         return cls.setting.required()
 
 
-@lru_cache(maxsize=1)
-def connection() -> Connection:
-    """The connection transactions run on, built on first use (region from the environment)."""
-    return Connection()
+# The connection transactions run on, built on first use (region from the environment).
+connection = Dependency("dynamodb.transactions", Connection)
 
 
 TRANSACTION_ATTEMPTS = 4

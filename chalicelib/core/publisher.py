@@ -16,10 +16,10 @@ from typing import Any, cast
 
 from pynamodb.models import Model
 
-from .clients import client
 from .events import Envelope, Subject, event_id, resource_of_source
 from .log import bind_correlation_id, logger
 from .models import ChangeTracking
+from .wiring import aws
 
 Image = Mapping[str, Any]
 
@@ -97,7 +97,7 @@ def message_of(envelope: Envelope) -> str:
 
 
 def publish(envelope: Envelope, topic_arn: str) -> None:
-    client("sns").publish(
+    aws("sns").publish(
         TopicArn=topic_arn,
         Message=message_of(envelope),
         MessageAttributes=envelope.message_attributes(),

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.clients import client
 from chalicelib.core.models import tombstone_expiry, utcnow
+from chalicelib.core.wiring import aws
 
 from .infra import TABLE
 from .models import Task, owner_key
@@ -63,7 +63,7 @@ class _BatchWriter:
     def _send(self) -> None:
         batch = [self._pending.popleft() for _ in range(min(BATCH_SIZE, len(self._pending)))]
         self.calls += 1
-        response = client("dynamodb").batch_write_item(RequestItems={self._table: batch})
+        response = aws("dynamodb").batch_write_item(RequestItems={self._table: batch})
         unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
         if not unprocessed:
             self._failed_rounds = 0

@@ -8,11 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.core.clients import client
 from chalicelib.core.consumer import consume, string_attribute
 from chalicelib.core.events import Envelope, PoisonMessage
 from chalicelib.core.log import logger
 from chalicelib.core.publisher import ChangeSource
+from chalicelib.core.wiring import aws
 
 from . import infra, service
 from .cascade import tombstone_project_tasks
@@ -99,7 +99,7 @@ def _hand_on(envelope: Envelope, cascade_round: int, *, sweep: bool, delay: int)
     attributes[ROUND_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(cascade_round)}
     if sweep:
         attributes[SWEEP_ATTRIBUTE] = {"DataType": "String", "StringValue": "true"}
-    client("sqs").send_message(
+    aws("sqs").send_message(
         QueueUrl=infra.DELETIONS_QUEUE_URL.value(),
         MessageBody=json.dumps(envelope.to_json()),
         MessageAttributes=attributes,

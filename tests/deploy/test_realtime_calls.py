@@ -17,7 +17,7 @@ from chalice.app import WebsocketDisconnectedError
 from chalice.test import Client
 from moto.moto_api import recorder
 
-from chalicelib.core import local_auth
+from chalicelib.core import wiring
 from chalicelib.core.events import Envelope, Subject
 from chalicelib.core.models import utcnow
 from chalicelib.realtime import service
@@ -35,9 +35,9 @@ from .test_template import functions, granted, role_of, statements_of
 def websocket(chalice_client: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Websocket]:
     monkeypatch.setenv("TANDEM_WEBSOCKET_API_ID", WS_API_ID)
     monkeypatch.setenv("TANDEM_WEBSOCKET_STAGE", WS_STAGE)
-    local_auth.use_jwks_fetcher(lambda url: moto_public_jwks())
+    wiring.override("jwks_fetcher", lambda url: moto_public_jwks())
     yield Websocket(chalice_client)
-    local_auth.use_jwks_fetcher(None)
+    wiring.override("jwks_fetcher", None)
 
 
 def push_event(user: User, stack: Context) -> dict[str, Any]:
