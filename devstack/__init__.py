@@ -1,2 +1,2 @@
-"""Tandem's development stack: provisions infra/ into moto and runs the app locally
+"""Tandem's development stack: provisions the declared resources into moto and runs the app locally
 (`python -m devstack`, `make run`). Never packaged into Lambda."""

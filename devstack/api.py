@@ -67,7 +67,7 @@ def app_environment(stage_env: Mapping[str, str], stack: Stack) -> dict[str, str
     }
     if drift:
         raise StackError(
-            f".chalice/config.json stage {stack.stage!r} names resources that infra/ "
+            f".chalice/config.json stage {stack.stage!r} names resources that the declarations "
             f"provisioned under other names (config, provisioned): {drift}"
         )
     return {

@@ -1,5 +1,5 @@
 """The embedded AWS: moto's server in a child process (devstack.moto_server) on
-127.0.0.1, its state kept in the state dir across restarts, provisioned from infra/.
+127.0.0.1, its state kept in the state dir across restarts, provisioned from the declarations.
 
 The socket is bound here, in the parent, before the child starts: a busy port is an
 immediate one-line error, and no request is lost while the child boots (they wait in the

@@ -156,7 +156,7 @@ def create_subscriptions(sns: Any, template: dict[str, Any], ctx: Context) -> No
 
 
 def create_buckets(s3: Any, template: dict[str, Any], ctx: Context) -> None:
-    """Buckets and the settings infra/ gives them; a property not translated here fails
+    """Buckets and the settings declared for them; a property not translated here fails
     provisioning, so the local bucket cannot quietly differ from the deployed one."""
     known = {
         "BucketName",
@@ -239,7 +239,7 @@ def environment(ctx: Context) -> dict[str, str]:
 # ---- Cognito ------------------------------------------------------------------------------
 # CloudFormation's properties of these types are the Create* API's parameters under the
 # same names, except the renamed ones. A property not listed here fails provisioning, so
-# that infra/ and its local translation cannot drift apart silently.
+# that a declaration and its local translation cannot drift apart silently.
 _USER_POOL_RENAMES = {"UserPoolName": "PoolName"}
 _USER_POOL_KEYS = frozenset(
     {
