@@ -48,7 +48,7 @@ def default_components(fresh: bool = False) -> list[Component]:
     from .admin import AdminServer
     from .api import ChaliceApp, LocalApi
     from .aws import EmbeddedAws
-    from .events import EventPump
+    from .pump_thread import EventPump
     from .websocket import LocalWebsocket
 
     # The admin endpoint first (it gives the app its post-to-connection session), and

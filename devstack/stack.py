@@ -86,7 +86,7 @@ class Stack:
     chalice_config: Config | None = None
     invoke: Invoke | None = None  # calls a handler of the app as Lambda would (invoker())
     websockets: Connections | None = None  # the open sockets
-    pump: Pump | None = None  # run by devstack.events.EventPump
+    pump: Pump | None = None  # run by devstack.pump_thread.EventPump
     scheduler: Scheduler | None = None  # run by the same thread
     admin_url: str = ""  # devstack.admin: post-to-connection, invoke, schedules
     # The event pump's stream positions, saved with the embedded AWS's state (devstack.aws).

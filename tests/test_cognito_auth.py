@@ -16,8 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP
 
-from chalicelib.core import local_auth, wiring
-from chalicelib.core.local_auth import LocalAuthConfig
+from chalicelib.core import tokens, wiring
+from chalicelib.core.tokens import TokenConfig
 from tests.conftest import PASSWORD, REGION, User, UserPool
 from tests.tokens import claims_of, moto_public_jwks
 
@@ -44,17 +44,17 @@ def error_of(call: Callable[[], Any]) -> tuple[str, str]:
 def verified_claims(pool: UserPool, token: str) -> dict[str, Any]:
     """The claims after the local stage's own check: signature, iss, aud, token_use, exp."""
     wiring.override("jwks_fetcher", lambda url: moto_public_jwks())
-    local_auth.clear_key_cache()
+    tokens.clear_key_cache()
     try:
-        config = LocalAuthConfig(
+        config = TokenConfig(
             jwks_url="http://127.0.0.1/jwks.json",
             issuer=f"https://cognito-idp.{REGION}.amazonaws.com/{pool.pool_id}",
             client_id=pool.client_id,
         )
-        return local_auth.verify_token(token, config)
+        return tokens.verify_token(token, config)
     finally:
         wiring.override("jwks_fetcher", None)
-        local_auth.clear_key_cache()
+        tokens.clear_key_cache()
 
 
 def password_claim(pool: UserPool, email: str, password: str) -> tuple[AWSSRP, dict[str, str]]:

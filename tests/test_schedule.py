@@ -1,5 +1,5 @@
 """The local scheduler (devstack.schedule) and the pump thread's resilience
-(devstack.events), on a tiny app: Tandem itself declares no schedule yet."""
+(devstack.pump_thread), on a tiny app: Tandem itself declares no schedule yet."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from chalice.app import Chalice, Cron, Rate
 from chalice.local import LambdaContext
 
-from devstack.events import EventPump
+from devstack.pump_thread import EventPump
 from devstack.schedule import ScheduleError, Scheduler, parse_schedule
 
 

@@ -2,7 +2,7 @@
 
 Chalice puts no Cognito authorizer in front of a websocket $connect, so the app checks the
 token itself, in every stage, with the checks API Gateway's authorizer makes on REST
-requests (core.local_auth.verify_token): an RS256 signature by a key of the pool's JWKS,
+requests (core.tokens.verify_token): an RS256 signature by a key of the pool's JWKS,
 `iss`, `aud` (the app client), `token_use` = "id" and `exp`.
 
 Where the keys and the issuer come from depends on the stage:
@@ -20,17 +20,15 @@ import os
 import re
 
 from chalicelib.core.errors import Unauthorized
-from chalicelib.core.local_auth import (
+from chalicelib.core.local_auth import LOCAL_STAGE, load_config, refuse_outside_local
+from chalicelib.core.settings import get_settings
+from chalicelib.core.tokens import (
     INVALID_TOKEN,
-    LOCAL_STAGE,
     MAX_TOKEN_CHARS,
-    LocalAuthConfig,
-    LocalAuthRefused,
-    load_config,
-    refuse_outside_local,
+    TokenCheckUnavailable,
+    TokenConfig,
     verify_token,
 )
-from chalicelib.core.settings import get_settings
 
 COGNITO_ISSUER = "https://cognito-idp.{region}.amazonaws.com/{pool_id}"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -38,7 +36,7 @@ _POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}_[0-9A-Za-z]+$")
 _CLIENT_ID = re.compile(r"^[0-9A-Za-z]{1,128}$")
 
 
-def token_config() -> LocalAuthConfig:
+def token_config() -> TokenConfig:
     """Where the keys come from and what `iss`/`aud` must be, for this stage."""
     settings = get_settings()
     if settings.stage == LOCAL_STAGE:
@@ -47,13 +45,15 @@ def token_config() -> LocalAuthConfig:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
     pool_id, client_id = settings.user_pool_id, settings.user_pool_client_id
     if not _REGION.match(region):
-        raise LocalAuthRefused(f"websocket token check: no usable AWS region ({region!r})")
+        raise TokenCheckUnavailable(f"websocket token check: no usable AWS region ({region!r})")
     if not _POOL_ID.match(pool_id) or not pool_id.startswith(f"{region}_"):
-        raise LocalAuthRefused(f"websocket token check: TANDEM_USER_POOL_ID is {pool_id!r}")
+        raise TokenCheckUnavailable(f"websocket token check: TANDEM_USER_POOL_ID is {pool_id!r}")
     if not _CLIENT_ID.match(client_id):
-        raise LocalAuthRefused(f"websocket token check: TANDEM_USER_POOL_CLIENT_ID {client_id!r}")
+        raise TokenCheckUnavailable(
+            f"websocket token check: TANDEM_USER_POOL_CLIENT_ID {client_id!r}"
+        )
     issuer = COGNITO_ISSUER.format(region=region, pool_id=pool_id)
-    return LocalAuthConfig(f"{issuer}/.well-known/jwks.json", issuer, client_id)
+    return TokenConfig(f"{issuer}/.well-known/jwks.json", issuer, client_id)
 
 
 def user_of_token(token: str | None) -> str:
