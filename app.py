@@ -5,11 +5,11 @@ from chalice.app import Chalice
 from chalicelib.core import chalice_local, local_auth
 from chalicelib.core.http import make_router_middleware
 from chalicelib.core.transport import add_transport_routes
-from chalicelib.meta.api import bp as meta
-from chalicelib.notes.api import bp as notes
-from chalicelib.projects.api import bp as projects
-from chalicelib.realtime.api import bp as realtime
-from chalicelib.tasks.api import bp as tasks
+from chalicelib.meta.routes import bp as meta
+from chalicelib.notes.blueprint import bp as notes
+from chalicelib.projects.blueprint import bp as projects
+from chalicelib.realtime.blueprint import bp as realtime
+from chalicelib.tasks.blueprint import bp as tasks
 
 # Served by `chalice local`: only the local stage, verified against the running stack.
 chalice_local.guard()

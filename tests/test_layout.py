@@ -122,3 +122,18 @@ def test_every_domain_error_has_its_own_row_in_the_problems_table():
         pass
 
     assert problem_of(Unlisted("x")) == PROBLEMS[errors.NotFound]
+
+
+def test_every_lambda_handler_string_names_its_handler():
+    """Lambda imports `<module>.<function>` of each trigger: Chalice makes it from the module
+    of the Blueprint the handler is declared on, so that module must define it."""
+    import importlib
+
+    from app import app
+
+    configs = [*app.event_sources, *app.websocket_handlers.values()]
+    assert configs
+    for config in configs:
+        module, _, attribute = config.handler_string.rpartition(".")
+        handler = getattr(importlib.import_module(module), attribute)
+        assert handler is app.handler_map[config.name], config.handler_string

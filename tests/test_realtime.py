@@ -206,7 +206,7 @@ def test_the_local_stage_uses_the_local_check(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_lambda_runs_the_wrapped_handlers(ws: Websocket) -> None:
-    """Lambda imports each function's handler string (chalicelib.realtime.api.connect)
+    """Lambda imports each function's handler string (chalicelib.realtime.routes.connect)
     and calls it with (event, context): it must be Chalice's websocket wrapper, bound to
     the app's websocket API (a plain Blueprint would leave the bare function there)."""
     from app import app
@@ -217,7 +217,7 @@ def test_lambda_runs_the_wrapped_handlers(ws: Websocket) -> None:
         assert isinstance(handler, WebsocketEventSourceHandler), config.handler_string
         assert handler is app.handler_map[config.name]
         assert handler.websocket_api is app.websocket_api
-    connect = importlib.import_module("chalicelib.realtime.api").connect
+    connect = importlib.import_module("chalicelib.realtime.routes").connect
     reply = connect(ws.event("$connect", "direct="), LambdaContext("websocket_connect", 128))
     assert reply["statusCode"] == 401
 

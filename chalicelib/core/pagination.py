@@ -29,10 +29,10 @@ class PageQuery(LoadSchema):
     cursor = fields.String(load_default=None, validate=validate.Length(1, 2048))
 
 
-# Lambda answers at most 6 MB (6,291,456 bytes). 200 tasks with 10,000 CJK characters of
-# notes each were a 12 MB list (a 502), so a page also ends by weight: an upper bound of
-# the item's share of Lambda's answer. The item that crosses this bound (a note is at most
-# 1.63 MB by that measure) still fits.
+# Lambda answers at most 6 MB (6,291,456 bytes). 200 items with 10,000 CJK characters of
+# text each were a 12 MB list (a 502), so a page also ends by weight: an upper bound of
+# the item's share of Lambda's answer. The item that crosses this bound (the largest item
+# is at most 1.63 MB by that measure) still fits.
 MAX_PAGE_WEIGHT = 3_500_000
 
 

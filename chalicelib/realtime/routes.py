@@ -1,5 +1,5 @@
-"""Realtime: the websocket's connect, message and disconnect handlers, and the push of
-task and note changes to their owner's connections (README.md, The API)."""
+"""Realtime routes: the websocket's connect, message and disconnect handlers (README.md,
+The API)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice.app import Response, SQSEvent, WebsocketDisconnectedError, WebsocketEvent
+from chalice.app import Response, WebsocketDisconnectedError, WebsocketEvent
 
-from chalicelib.core.consumer import consume
+from chalicelib.core.blueprints import WebsocketBlueprint
 from chalicelib.core.errors import DomainError, Unauthorized
-from chalicelib.core.events import Envelope
 from chalicelib.core.http import problem_response
 from chalicelib.core.log import logger
 
 from . import auth, service
-from .blueprint import WebsocketBlueprint
-from .infra import DECLARATION, PUSH_DLQ_URL
 
 bp = WebsocketBlueprint(__name__)
 
@@ -57,17 +53,3 @@ def message(event: WebsocketEvent) -> None:
 def disconnect(event: WebsocketEvent) -> None:
     removed = service.forget_connection(event.connection_id)
     logger().info("websocket disconnected", extra={"removed": removed})
-
-
-@bp.on_sqs_message(**DECLARATION.queue_trigger("push_changes"))
-def push_changes(event: SQSEvent) -> dict[str, Any]:
-    """task-* / note-* events -> `{"type": "changed"|"deleted", "resource", "id",
-    "version"}` to every connection of the event's owner; gone connections are dropped."""
-
-    def send(connection_id: str, body: str) -> None:
-        service.websocket_api(bp.current_app).send(connection_id, body)
-
-    def handle(envelope: Envelope, record: SQSRecord) -> None:
-        service.push_change(envelope, send)
-
-    return consume(event.to_dict(), handle, PUSH_DLQ_URL.value)

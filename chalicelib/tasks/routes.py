@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from chalice.app import Blueprint, DynamoDBEvent, Response, SQSEvent
+from chalice.app import Blueprint, Response
 
 from chalicelib.core.auth import AUTHORIZER
 from chalicelib.core.context import correlation_id
@@ -18,12 +16,9 @@ from chalicelib.core.http import (
     respond_resource,
 )
 from chalicelib.core.identity import current_user_id
-from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
 
-from . import service, subscriptions
-from .events import TASK_CHANGES
-from .infra import DECLARATION
+from . import service
 from .schemas import TaskIn, TaskListQuery, TaskOut
 
 bp = Blueprint(__name__)
@@ -77,24 +72,3 @@ def delete_task(task_id: str) -> Response:
     request = bp.current_request
     service.delete_task(current_user_id(request), task_id, if_match(request), correlation_id())
     return no_content()
-
-
-@bp.on_dynamodb_record(**DECLARATION.stream_trigger("publish_task_changes"))
-def publish_task_changes(event: DynamoDBEvent) -> dict[str, Any]:
-    """Trigger: the tasks table's stream -> the tasks topic."""
-    return publish_changes(event.to_dict()["Records"], TASK_CHANGES)
-
-
-@bp.on_sqs_message(**DECLARATION.queue_trigger("on_project_upserted"))
-def on_project_upserted(event: SQSEvent) -> dict[str, Any]:
-    """project-created / project-updated -> the Tasks service's record of the project."""
-    return subscriptions.on_project_upserted(event.to_dict())
-
-
-@bp.on_sqs_message(**DECLARATION.queue_trigger("on_project_deleted"))
-def on_project_deleted(event: SQSEvent) -> dict[str, Any]:
-    """project-deleted -> tombstone the record, then cascade in bounded rounds."""
-    context: Any = event.context
-    return subscriptions.on_project_deleted(
-        event.to_dict(), lambda: context.get_remaining_time_in_millis() / 1000
-    )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from chalice.app import Blueprint, DynamoDBEvent, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.core.auth import AUTHORIZER
 from chalicelib.core.context import correlation_id
@@ -18,12 +16,9 @@ from chalicelib.core.http import (
     respond_resource,
 )
 from chalicelib.core.identity import current_user_id
-from chalicelib.core.publisher import publish_changes
 from chalicelib.core.schema import load
 
 from . import service
-from .events import PROJECT_CHANGES
-from .infra import DECLARATION
 from .schemas import ProjectIn, ProjectListQuery, ProjectOut
 
 bp = Blueprint(__name__)
@@ -75,9 +70,3 @@ def delete_project(project_id: str) -> Response:
         current_user_id(request), project_id, if_match(request), correlation_id()
     )
     return no_content()
-
-
-@bp.on_dynamodb_record(**DECLARATION.stream_trigger("publish_project_changes"))
-def publish_project_changes(event: DynamoDBEvent) -> dict[str, Any]:
-    """Trigger: the projects table's stream -> the projects topic."""
-    return publish_changes(event.to_dict()["Records"], PROJECT_CHANGES)
