@@ -99,6 +99,18 @@ class Function:
     on_failure: str | None = None
 
 
+def publisher(table: str, topic: str, dead_letters: str, env: str) -> Function:
+    """The trigger pattern's function: `table`'s stream -> `topic` (core.publisher), the
+    only role with sns:Publish on it; a record it gives up on goes to `dead_letters`.
+    `env` names the stream's ARN, which Chalice needs at import."""
+    return Function(
+        timeout=30,
+        trigger=Trigger(env, table, "StreamArn"),
+        on_failure=dead_letters,
+        allow={topic: ("sns:Publish",)},
+    )
+
+
 @dataclass(frozen=True)
 class Declaration:
     """Everything one service (or core's router) owns."""

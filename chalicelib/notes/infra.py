@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core.registry import Declaration, Function, Setting, Trigger
+from chalicelib.core.registry import Declaration, Setting, publisher
 from chalicelib.core.resources import queue, table, topic
 
 TABLE = Setting("TANDEM_NOTES_TABLE", ref="NotesTable")
@@ -27,11 +27,8 @@ DECLARATION = Declaration(
         "NotesPublisherDLQ": queue("notes-publisher-dlq"),
     },
     functions={
-        "publish_note_changes": Function(
-            timeout=30,
-            trigger=Trigger("TANDEM_NOTES_STREAM_ARN", "NotesTable", "StreamArn"),
-            on_failure="NotesPublisherDLQ",
-            allow={"NotesTopic": ("sns:Publish",)},
+        "publish_note_changes": publisher(
+            "NotesTable", "NotesTopic", "NotesPublisherDLQ", "TANDEM_NOTES_STREAM_ARN"
         ),
     },
     router={

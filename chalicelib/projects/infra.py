@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core.registry import Declaration, Function, Setting, Trigger
+from chalicelib.core.registry import Declaration, Setting, publisher
 from chalicelib.core.resources import queue, table, topic
 
 TABLE = Setting("TANDEM_PROJECTS_TABLE", ref="ProjectsTable")
@@ -19,12 +19,8 @@ DECLARATION = Declaration(
         "ProjectsPublisherDLQ": queue("projects-publisher-dlq"),
     },
     functions={
-        # The table's stream -> the service's topic (the only role with sns:Publish on it).
-        "publish_project_changes": Function(
-            timeout=30,
-            trigger=Trigger("TANDEM_PROJECTS_STREAM_ARN", "ProjectsTable", "StreamArn"),
-            on_failure="ProjectsPublisherDLQ",
-            allow={"ProjectsTopic": ("sns:Publish",)},
+        "publish_project_changes": publisher(
+            "ProjectsTable", "ProjectsTopic", "ProjectsPublisherDLQ", "TANDEM_PROJECTS_STREAM_ARN"
         ),
     },
     router={"ProjectsTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")},

@@ -3,7 +3,7 @@ to the projects topic with their queues (core.registry)."""
 
 from __future__ import annotations
 
-from chalicelib.core.registry import Declaration, Function, Setting, Trigger
+from chalicelib.core.registry import Declaration, Function, Setting, Trigger, publisher
 from chalicelib.core.resources import queue, queue_policy, subscription, table, topic
 
 TABLE = Setting("TANDEM_TASKS_TABLE", ref="TasksTable")
@@ -65,11 +65,8 @@ DECLARATION = Declaration(
         ),
     },
     functions={
-        "publish_task_changes": Function(
-            timeout=30,
-            trigger=Trigger("TANDEM_TASKS_STREAM_ARN", "TasksTable", "StreamArn"),
-            on_failure="TasksPublisherDLQ",
-            allow={"TasksTopic": ("sns:Publish",)},
+        "publish_task_changes": publisher(
+            "TasksTable", "TasksTopic", "TasksPublisherDLQ", "TANDEM_TASKS_STREAM_ARN"
         ),
         # A poison message goes to the queue's DLQ directly.
         "on_project_upserted": Function(
