@@ -78,6 +78,24 @@ def _server(fd: int, in_flight: _InFlight) -> Any:
     )
 
 
+# moto keeps every message published to a topic, for tests to inspect; in a server that
+# runs for days that is a leak (and part of every saved state). The last few are kept.
+SENT_NOTIFICATIONS_KEPT = 100
+
+
+def _bound_sent_notifications() -> None:
+    from moto.sns.models import Topic
+
+    publish = Topic.publish
+
+    def bounded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        message_id = publish(self, *args, **kwargs)
+        del self.sent_notifications[:-SENT_NOTIFICATIONS_KEPT]
+        return message_id
+
+    Topic.publish = bounded  # type: ignore[method-assign]
+
+
 def _say(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -95,6 +113,7 @@ def serve(fd: int, state: Path | None, fresh: bool) -> int:
     # One line per AWS call would drown the stack's own log.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto_fixes.apply()
+    _bound_sent_notifications()
     pump: dict[str, Any] = {}
     restored = False
     if state is not None and fresh:

@@ -92,12 +92,24 @@ def _backend_dicts() -> dict[tuple[str, str], Any]:
     return found
 
 
+def _forget_shard_iterators() -> None:
+    """Shard iterators are not state: the pump asks for new ones at start. Each one also
+    refers to its table, which would pickle every table a second time with the streams."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    for regions in dynamodbstreams_backends.values():
+        for backend in regions.values():
+            backend.shard_iterators.clear()
+            vars(backend).pop("_tandem_issued_at", None)
+
+
 def save(path: Path, pump: dict[str, Any]) -> int:
     """Writes the state of every backend and the pump positions; the file's size."""
     from .moto_fixes import dynamodb
 
     services: dict[tuple[str, str], bytes] = {}
     with dynamodb.exclusive():
+        _forget_shard_iterators()
         for key, backend_dict in _backend_dicts().items():
             backends = {account: dict(regions.items()) for account, regions in backend_dict.items()}
             try:
