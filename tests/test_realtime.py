@@ -252,12 +252,12 @@ def test_disconnect_removes_only_that_connection(ws: Websocket, alice: User) -> 
 def test_a_task_change_reaches_its_owners_connections_and_nobody_elses(
     ws: Websocket, api: Api, pump: Any, alice: User, bob: User, project_of: Any
 ) -> None:
+    project = project_of(alice)
+    bobs_project = project_of(bob)
+    pump.drain()  # before connecting: only task changes are under test here
     phone, _ = ws.connect(alice.id_token)
     laptop, _ = ws.connect(alice.id_token)
     bobs, _ = ws.connect(bob.id_token)
-    project = project_of(alice)
-    bobs_project = project_of(bob)
-    pump.drain()
 
     task = api.post("/tasks", alice, {"title": "t", "projectId": project["projectId"]}).json
     pump.drain()
@@ -294,13 +294,30 @@ def test_a_note_change_is_pushed_too(
     assert ws.posted(bobs) == []
 
 
-def test_project_changes_are_not_pushed(
-    ws: Websocket, pump: Any, alice: User, project_of: Any, aws: boto3.Session, stack: Context
+def test_project_changes_are_pushed(
+    ws: Websocket,
+    api: Api,
+    pump: Any,
+    alice: User,
+    bob: User,
+    project_of: Any,
+    aws: boto3.Session,
+    stack: Context,
 ) -> None:
     mine, _ = ws.connect(alice.id_token)
-    project_of(alice)
+    bobs, _ = ws.connect(bob.id_token)
+    project = project_of(alice)
+    path = f"/projects/{project['projectId']}"
+    assert api.patch(path, alice, {"name": "renamed"}).status == 200
+    assert api.delete(path, alice).status == 204
     pump.drain()
-    assert ws.posted(mine) == []
+    pid = project["projectId"]
+    assert ws.posted(mine) == [
+        {"type": "changed", "resource": "project", "id": pid, "version": 1},
+        {"type": "changed", "resource": "project", "id": pid, "version": 2},
+        {"type": "deleted", "resource": "project", "id": pid, "version": 3},
+    ]
+    assert ws.posted(bobs) == []
     dead = aws.client("sqs").receive_message(QueueUrl=stack.names["RealtimePushDLQ"])
     assert dead.get("Messages", []) == []
 

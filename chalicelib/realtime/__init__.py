@@ -1,1 +1,2 @@
-"""Realtime service: websocket connections, and the push of task and note changes to them."""
+"""Realtime service: websocket connections, and the push of project, task and note changes
+to them."""

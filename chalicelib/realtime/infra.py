@@ -1,5 +1,5 @@
 """What the realtime service owns: the websocket's connections, the push queue and its
-subscriptions to the tasks and notes topics, and its functions (core.registry)."""
+subscriptions to the projects, tasks and notes topics, and its functions (core.registry)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DECLARATION = Declaration(
             backups=False,
             retain=False,
         ),
-        # Task and note changes -> the owner's websockets. Visibility is 6x the
+        # Project, task and note changes -> the owner's websockets. Visibility is 6x the
         # consumer's timeout (push_changes, 30 s).
         "RealtimePushDLQ": queue("realtime-push-dlq"),
         "RealtimePushQueue": queue(
@@ -41,15 +41,18 @@ DECLARATION = Declaration(
             retention=3600,
             dead_letters="RealtimePushDLQ",
         ),
+        "RealtimeProjectsSubscription": subscription(
+            "ProjectsTopic", "RealtimePushQueue", [{"prefix": "project-"}]
+        ),
         "RealtimeTasksSubscription": subscription(
             "TasksTopic", "RealtimePushQueue", [{"prefix": "task-"}]
         ),
         "RealtimeNotesSubscription": subscription(
             "NotesTopic", "RealtimePushQueue", [{"prefix": "note-"}]
         ),
-        # Only the tasks and notes topics may deliver to the push queue.
+        # Only the projects, tasks and notes topics may deliver to the push queue.
         "RealtimePushQueuePolicy": queue_policy(
-            ["RealtimePushQueue"], ["TasksTopic", "NotesTopic"]
+            ["RealtimePushQueue"], ["ProjectsTopic", "TasksTopic", "NotesTopic"]
         ),
     },
     functions={

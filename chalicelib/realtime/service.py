@@ -21,7 +21,7 @@ from .infra import CONNECTION_TTL, WEBSOCKET_API_ID, WEBSOCKET_STAGE
 from .models import Connection
 
 # The resources whose changes are pushed; a delete is "deleted", anything else "changed".
-PUSHED_RESOURCES = frozenset({"task", "note"})
+PUSHED_RESOURCES = frozenset({"project", "task", "note"})
 PING = "ping"
 
 Send = Callable[[str, str], None]

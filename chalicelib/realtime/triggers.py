@@ -1,4 +1,5 @@
-"""Realtime triggers: the push of task and note changes to their owner's connections."""
+"""Realtime triggers: the push of project, task and note changes to their owner's
+connections."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ bp = Blueprint(__name__)
 
 @bp.on_sqs_message(**DECLARATION.queue_trigger("push_changes"))
 def push_changes(event: SQSEvent) -> dict[str, Any]:
-    """task-* / note-* events -> `{"type": "changed"|"deleted", "resource", "id",
+    """project-* / task-* / note-* events -> `{"type": "changed"|"deleted", "resource", "id",
     "version"}` to every connection of the event's owner; gone connections are dropped."""
 
     def send(connection_id: str, body: str) -> None:

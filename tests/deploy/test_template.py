@@ -357,7 +357,9 @@ def test_the_websocket_api_is_wired_to_the_realtime_service(template: dict[str, 
     assert variables["TANDEM_USER_POOL_CLIENT_ID"] == {"Ref": "UserPoolClient"}
 
 
-def test_realtime_queue_hears_only_task_and_note_events(template: dict[str, Any]) -> None:
+def test_realtime_queue_hears_only_project_task_and_note_events(
+    template: dict[str, Any],
+) -> None:
     subscriptions = {
         name_of(props["TopicArn"]): props["FilterPolicy"]
         for props in (
@@ -366,6 +368,7 @@ def test_realtime_queue_hears_only_task_and_note_events(template: dict[str, Any]
         if props.get("Endpoint") == {"Fn::GetAtt": ["RealtimePushQueue", "Arn"]}
     }
     assert subscriptions == {
+        "ProjectsTopic": {"eventType": [{"prefix": "project-"}]},
         "TasksTopic": {"eventType": [{"prefix": "task-"}]},
         "NotesTopic": {"eventType": [{"prefix": "note-"}]},
     }
