@@ -219,6 +219,7 @@ def pump(
     from devstack.pump import Pump, lambda_invoker
 
     monkeypatch.setenv("TANDEM_CASCADE_SWEEP_DELAY_SECONDS", "0")
+    monkeypatch.setenv("TANDEM_UNLINK_SWEEP_DELAY_SECONDS", "0")
     pump = Pump(aws, stack, app, invoke=lambda_invoker(app, STAGE), retry_visibility=0)
     yield pump
     pump.close()

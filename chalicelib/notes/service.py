@@ -1,18 +1,30 @@
 """Notes service logic. References to projects and tasks are checked through those
-services' public functions, never their tables."""
+services' public functions, never their tables.
+
+Notes are never deleted by a cascade. A link to a deleted project or task reads as null
+from the moment of the deletion (`_unlink_deleted` on every read), and the unlink cascade
+(cascade.py, on project-deleted and task-deleted) then stores that as a new version."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.conditional import EntityTags
 from chalicelib.core.errors import NotFound, UnprocessableReference
 from chalicelib.core.ids import is_id, new_id
-from chalicelib.core.models import condition_failed, tombstone_expiry, utcnow
+from chalicelib.core.models import (
+    cancellation_codes,
+    condition_failed,
+    tombstone_expiry,
+    transact_write,
+    utcnow,
+)
 from chalicelib.core.pagination import Page, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 from chalicelib.projects import service as projects
@@ -21,31 +33,93 @@ from chalicelib.tasks import service as tasks
 from .models import Note, owner_key
 
 _NOT_FOUND = "No such note."
+_CHECK_FAILED = "ConditionalCheckFailed"
 
 
-def _check_references(user_id: str, project_id: str | None, task_id: str | None) -> None:
+_UNUSABLE = {
+    "projectId": "The project does not exist or is not yours.",
+    "taskId": "The task does not exist or is not yours.",
+}
+
+
+@dataclass(frozen=True)
+class _Links:
+    """Links a write is about to set, as checked: the write commits only if they still
+    hold then (tasks.guard_links), so no note is linked to something deleted meanwhile,
+    which the unlink cascade might already have passed."""
+
+    project_id: str | None
+    task_id: str | None
+    task_project_id: str | None
+
+
+def _check_references(user_id: str, project_id: str | None, task_id: str | None) -> _Links:
     if project_id is not None and projects.live_project_version(user_id, project_id) is None:
-        raise UnprocessableReference("projectId", "The project does not exist or is not yours.")
+        raise UnprocessableReference("projectId", _UNUSABLE["projectId"])
+    task_project = None
     if task_id is not None:
+        # None too for a task whose project is deleted: the Tasks service knows at once.
         task_project = tasks.task_project_id(user_id, task_id)
-        # A task whose project is deleted is gone too, even before the project-deleted
-        # event has reached the Tasks service; ask the Projects service, the owner.
-        if task_project is None or (
-            task_project != project_id
-            and projects.live_project_version(user_id, task_project) is None
-        ):
-            raise UnprocessableReference("taskId", "The task does not exist or is not yours.")
+        if task_project is None:
+            raise UnprocessableReference("taskId", _UNUSABLE["taskId"])
         if project_id is not None and task_project != project_id:
             raise UnprocessableReference("taskId", "The task belongs to another project.")
+    return _Links(project_id, task_id, task_project)
+
+
+def _save(note: Note, condition: Condition | None, links: _Links | None) -> None:
+    """Puts the note, conditionally; with new links, in one transaction with their guards.
+    Raises VersionConflict when the note's own condition fails."""
+    if links is None or (links.project_id is None and links.task_id is None):
+        try:
+            note.save(condition=condition)
+        except PutError as error:
+            if condition_failed(error):
+                raise VersionConflict from error
+            raise
+        return
+    guarded: list[str] = []
+
+    def writes(transaction: TransactWrite) -> None:
+        guarded[:] = tasks.guard_links(
+            transaction, note.user_id, links.project_id, links.task_id, links.task_project_id
+        )
+        transaction.save(note, condition=condition)
+
+    try:
+        transact_write(writes)
+    except TransactWriteError as error:
+        codes = cancellation_codes(error)
+        for field, code in zip(guarded, codes, strict=False):
+            if code == _CHECK_FAILED:
+                raise UnprocessableReference(field, _UNUSABLE[field]) from None
+        if codes[len(guarded) : len(guarded) + 1] == [_CHECK_FAILED]:
+            raise VersionConflict from error
+        raise
 
 
 def create_note(user_id: str, fields: Mapping[str, Any], request_id: str) -> Note:
-    _check_references(user_id, fields.get("project_id"), fields.get("task_id"))
+    links = _check_references(user_id, fields.get("project_id"), fields.get("task_id"))
     now = utcnow()
     note = Note(user_id, new_id(), created_at=now, updated_at=now, request_id=request_id, **fields)
     note.refresh_index_keys()
-    note.save()
+    _save(note, None, links)
     return note
+
+
+def _unlink_deleted(user_id: str, notes: list[Note]) -> None:
+    """Clears, in the notes as read, each link to a deleted project or task. Only a note
+    with a link costs a lookup (one BatchGetItem, two with a task link)."""
+    project_ids = {note.project_id for note in notes if note.project_id}
+    task_ids = {note.task_id for note in notes if note.task_id}
+    if not project_ids and not task_ids:
+        return
+    dead_projects, dead_tasks = tasks.deleted_references(user_id, project_ids, task_ids)
+    for note in notes:
+        if note.project_id in dead_projects:
+            note.project_id = None
+        if note.task_id in dead_tasks:
+            note.task_id = None
 
 
 def get_note(user_id: str, note_id: str) -> Note:
@@ -56,6 +130,7 @@ def get_note(user_id: str, note_id: str) -> Note:
             pass
         else:
             if note.deleted_at is None:
+                _unlink_deleted(user_id, [note])
                 return note
     raise NotFound(_NOT_FOUND)
 
@@ -74,12 +149,16 @@ def list_notes(
     if tag is not None:
         filters.append(Note.tags.contains(tag))
     query: Any
+    # The link the index serves: when it reads as deleted, so does every note behind it.
+    indexed: str | None = None
     if task_id is not None:
         if project_id is not None:
             filters.append(Note.project_id == project_id)
         query, key, index_key = Note.by_task.query, owner_key(user_id, task_id), "taskKey"
+        indexed = "task_id"
     elif project_id is not None:
         query, key, index_key = Note.by_project.query, owner_key(user_id, project_id), "projectKey"
+        indexed = "project_id"
     else:
         filters.insert(0, Note.deleted_at.does_not_exist())
         query, key, index_key = Note.query, user_id, None
@@ -92,19 +171,23 @@ def list_notes(
         scope=f"notes|{index_key}|{key}|{project_id}|{tag}",
         key_names=("userId", "noteId", *([index_key] if index_key else [])),
     )
-    return page
+    _unlink_deleted(user_id, page.items)
+    if indexed is not None and page.items and getattr(page.items[0], indexed) is None:
+        return Page([], None)  # the project or task of the filter is deleted
+    matching = [
+        note
+        for note in page.items
+        if (project_id is None or note.project_id == project_id)
+        and (task_id is None or note.task_id == task_id)
+    ]
+    return Page(matching, page.next_cursor)
 
 
-def _persist(note: Note, request_id: str) -> None:
+def _persist(note: Note, request_id: str, links: _Links | None = None) -> None:
     note.updated_at = utcnow()
     note.request_id = request_id
     note.refresh_index_keys()
-    try:
-        note.save(condition=Note.deleted_at.does_not_exist())
-    except PutError as error:
-        if condition_failed(error):
-            raise VersionConflict from error
-        raise
+    _save(note, Note.deleted_at.does_not_exist(), links)
 
 
 def update_note(
@@ -114,15 +197,21 @@ def update_note(
     if_match: EntityTags | None,
     request_id: str,
 ) -> Note:
+    checked: dict[str, _Links | None] = {}
+
     def apply(note: Note) -> None:
         references = (note.project_id, note.task_id)
         for name, value in fields.items():
             setattr(note, name, value)
+        checked["links"] = None
         if (note.project_id, note.task_id) != references:
-            _check_references(user_id, note.project_id, note.task_id)
+            checked["links"] = _check_references(user_id, note.project_id, note.task_id)
 
     return write_with_retry(
-        lambda: get_note(user_id, note_id), apply, lambda n: _persist(n, request_id), if_match
+        lambda: get_note(user_id, note_id),
+        apply,
+        lambda note: _persist(note, request_id, checked["links"]),
+        if_match,
     )
 
 

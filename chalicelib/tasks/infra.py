@@ -20,7 +20,15 @@ CASCADE_SWEEP_DELAY = Setting("TANDEM_CASCADE_SWEEP_DELAY_SECONDS", default="60"
 # (on_project_deleted's timeout below).
 CASCADE_TIME_MARGIN = Setting("TANDEM_CASCADE_TIME_MARGIN_SECONDS", default="30")
 
-_TASKS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+# BatchGetItem: whether the tasks notes link to are deleted (a link reads as null);
+# ConditionCheckItem: a note write's guard that the task it links to is still live.
+_TASKS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+)
 
 DECLARATION = Declaration(
     name="tasks",

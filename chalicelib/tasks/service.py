@@ -10,7 +10,7 @@ the tasks themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -200,6 +200,63 @@ def task_project_id(user_id: str, task_id: str) -> str | None:
     """Public: the project of the caller's live task, or None."""
     task = _find(user_id, task_id)
     return None if task is None else task.project_id
+
+
+def deleted_references(
+    user_id: str, project_ids: Collection[str], task_ids: Collection[str]
+) -> tuple[set[str], set[str]]:
+    """Public: which of these projects and tasks of the caller are deleted, as
+    (projects, tasks), for a service that links to them. A project is deleted from the
+    moment its deletion committed (its record here is tombstoned in that transaction); a
+    task when it is tombstoned, purged, or its project is deleted. A project without a
+    record here has never been deleted. At most two BatchGetItems: the tasks, then the
+    records of their projects and of `project_ids`."""
+    live_task_projects: dict[str, str] = {}
+    dead_tasks: set[str] = set()
+    wanted = set(task_ids)
+    if wanted:
+        found = {
+            task.task_id: task
+            for task in Task.batch_get(
+                [(user_id, task_id) for task_id in wanted],
+                consistent_read=True,
+                attributes_to_get=["taskId", "projectId", "deletedAt"],
+            )
+        }
+        for task_id in wanted:
+            task = found.get(task_id)
+            if task is None or task.deleted_at is not None:
+                dead_tasks.add(task_id)
+            else:
+                live_task_projects[task_id] = task.project_id
+    dead_projects = _deleted_projects(user_id, set(project_ids) | set(live_task_projects.values()))
+    dead_tasks |= {t for t, project in live_task_projects.items() if project in dead_projects}
+    return dead_projects & set(project_ids), dead_tasks
+
+
+def guard_links(
+    transaction: TransactWrite,
+    user_id: str,
+    project_id: str | None,
+    task_id: str | None,
+    task_project_id: str | None,
+) -> list[str]:
+    """Public: adds to another service's transaction the checks that a link it is about to
+    write still holds when it commits: the project is not deleted, and the task is live in
+    `task_project_id` (its project as the caller read it), which is not deleted either.
+    Returns, per check in order, the field it guards ("projectId" or "taskId"). A project
+    without a record here has never been deleted: its deletion writes the record."""
+    checks: list[str] = []
+    not_deleted = ProjectRecord.project_id.does_not_exist() | (ProjectRecord.state == LIVE)
+    for guarded, field in ((project_id, "projectId"), (task_project_id, "taskId")):
+        if guarded is not None and (field == "projectId" or guarded != project_id):
+            transaction.condition_check(ProjectRecord, user_id, guarded, condition=not_deleted)
+            checks.append(field)
+    if task_id is not None:
+        live_there = Task.deleted_at.does_not_exist() & (Task.project_id == task_project_id)
+        transaction.condition_check(Task, user_id, task_id, condition=live_there)
+        checks.append("taskId")
+    return checks
 
 
 def list_tasks(

@@ -40,7 +40,8 @@ EXPECTED_STATEMENTS = {
     "APIHandler": f"""
         {_LOGS} APIHandlerLogGroup.Arn
         dynamodb:GetItem dynamodb:PutItem dynamodb:Query ProjectsTable.Arn
-        dynamodb:GetItem dynamodb:PutItem dynamodb:Query TasksTable.Arn
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query TasksTable.Arn
+        dynamodb:ConditionCheckItem TasksTable.Arn
         dynamodb:Query TasksTable.Arn/index/byProject
         dynamodb:Query TasksTable.Arn/index/byStatus
         dynamodb:BatchGetItem dynamodb:ConditionCheckItem TaskProjectsTable.Arn
@@ -82,6 +83,15 @@ EXPECTED_STATEMENTS = {
         dynamodb:BatchWriteItem TasksTable.Arn
         sqs:SendMessage TasksProjectDeletionsQueue.Arn
         sqs:SendMessage TasksProjectDeletionsDLQ.Arn
+    """,
+    "OnReferenceDeleted": f"""
+        {_LOGS} OnReferenceDeletedLogGroup.Arn
+        {_QUEUE} NotesUnlinksQueue.Arn
+        dynamodb:Query NotesTable.Arn/index/byProject
+        dynamodb:Query NotesTable.Arn/index/byTask
+        dynamodb:UpdateItem NotesTable.Arn
+        sqs:SendMessage NotesUnlinksQueue.Arn
+        sqs:SendMessage NotesUnlinksDLQ.Arn
     """,
     "WebsocketConnect": f"""
         {_LOGS} WebsocketConnectLogGroup.Arn
@@ -372,6 +382,38 @@ def test_realtime_queue_hears_only_project_task_and_note_events(
         "TasksTopic": {"eventType": [{"prefix": "task-"}]},
         "NotesTopic": {"eventType": [{"prefix": "note-"}]},
     }
+
+
+def test_notes_unlinks_queue_hears_only_project_and_task_deletions(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    subscriptions = {
+        name_of(props["TopicArn"]): props["FilterPolicy"]
+        for props in (
+            r["Properties"] for r in resources_of(template, "AWS::SNS::Subscription").values()
+        )
+        if props.get("Endpoint") == {"Fn::GetAtt": ["NotesUnlinksQueue", "Arn"]}
+    }
+    assert subscriptions == {
+        "ProjectsTopic": {"eventType": ["project-deleted"]},
+        "TasksTopic": {"eventType": ["task-deleted"]},
+    }
+    (policy,) = [
+        r["Properties"]
+        for r in resources_of(template, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": "NotesUnlinksQueue"} in r["Properties"]["Queues"]
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(name_of(source) for source in sources) == ["ProjectsTopic", "TasksTopic"]
+    queue = resources["NotesUnlinksQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["NotesUnlinksDLQ", "Arn"]
+    }
+    # Six times the consumer's timeout, as for every consumer's queue.
+    timeout = functions(template)["OnReferenceDeleted"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] == 6 * timeout
 
 
 def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
