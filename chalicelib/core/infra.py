@@ -26,7 +26,7 @@ DECLARATION = Declaration(
     resources={
         # Idempotency-Key records of the API (the router's); TTL removes them after 24 h+.
         "IdempotencyTable": table("idempotency", ("key", None), backups=False, retain=False),
-        # ---- Files: note attachments, uploaded and read with presigned URLs only --------
+        # ---- Files: attachments, uploaded and read with presigned URLs only -------------
         # Private and encrypted; the account id keeps the name globally unique.
         "AttachmentsBucket": {
             "Type": "AWS::S3::Bucket",
