@@ -11,6 +11,7 @@ from typing import Any
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.core import registry
+from chalicelib.core.auth import USER_POOL_ARN_ENV
 
 from .template import DECLARATIONS, PackagingError, Template, get_att
 
@@ -18,7 +19,7 @@ LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
 # Settings read at import because Chalice needs them when routes and handlers are
 # declared: env var -> (logical id, attribute) of the resource they must name.
 IMPORT_TIME_ENV: dict[str, tuple[str, str]] = {
-    "TANDEM_USER_POOL_ARN": ("UserPool", "Arn"),
+    USER_POOL_ARN_ENV: ("UserPool", "Arn"),
     **registry.trigger_env(),
 }
 # Stream mappings: a record is retried this often, halving the batch each time, and then
