@@ -7,7 +7,6 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,32 +17,16 @@ from tests.e2e.test_local_stack import (
     PUMP_TIMEOUT,
     SEED_TASK,
     Account,
-    RunningStack,
     call,
     create_project,
     pushes_until,
     sign_up_and_in,
-    start_stack,
     websocket,
 )
 
 # The pump works through every earlier change first; on a loaded machine (2 shared cores)
 # that takes longer than the other module's PUMP_TIMEOUT. Still a bound.
 SETTLE_TIMEOUT = 3 * PUMP_TIMEOUT
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("tandem-deletion"))
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def contract(running: RunningStack) -> dict[str, str]:
-    return running.contract
 
 
 @pytest.fixture(scope="module")

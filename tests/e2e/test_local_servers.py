@@ -11,7 +11,6 @@ import http.client
 import json
 import socket
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,26 +24,11 @@ from tests.e2e.test_local_stack import (
     RunningStack,
     call,
     sign_up_and_in,
-    start_stack,
 )
 
 # A token-shaped secret: no answer may contain it.
 SECRET = "eyJzZWNyZXQiOiJkby1ub3QtZWNobyJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
 TIMEOUT = 20.0
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("servers"))
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def contract(running: RunningStack) -> dict[str, str]:
-    return running.contract
 
 
 @pytest.fixture(scope="module")

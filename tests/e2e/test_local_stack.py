@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -113,20 +112,6 @@ def start_stack(state_dir: Path, env: dict[str, str] | None = None) -> RunningSt
         raise
     stack.ready_seconds = time.monotonic() - started
     return stack
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("tandem"))
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def contract(running: RunningStack) -> dict[str, str]:
-    return running.contract
 
 
 # ---- a client, as the mobile app would be -------------------------------------------
