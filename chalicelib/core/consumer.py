@@ -8,6 +8,7 @@ once with the reason as a message attribute, and does not fail its neighbours.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -78,3 +79,41 @@ def consume(
         event=dict(event), record_handler=handle_record, processor=processor
     )
     return dict(response)
+
+
+def cascade_round(record: SQSRecord, name: str) -> int:
+    """Which round of the cascade `name` this message is (0 for the event itself)."""
+    return int(string_attribute(record, f"{name}Round") or "0")
+
+
+def hand_on_cascade(
+    envelope: Envelope,
+    record: SQSRecord,
+    queue_url: Callable[[], str],
+    name: str,
+    *,
+    finished: bool,
+    did_work: bool,
+    sweep_delay: int,
+) -> None:
+    """A cascade works on one event in bounded rounds, each a message on its own queue.
+    A round that did not finish hands the event on at once. The round that finishes hands
+    it on once more, delayed, as a sweep: an index is eventually consistent, so an item
+    written just before the event may not have been visible to the query yet. A sweep
+    that found nothing ends it."""
+    was_sweep = string_attribute(record, f"{name}Sweep") == "true"
+    if finished and was_sweep and not did_work:
+        return
+    attributes = envelope.message_attributes()
+    attributes[f"{name}Round"] = {
+        "DataType": "Number",
+        "StringValue": str(cascade_round(record, name) + 1),
+    }
+    if finished:
+        attributes[f"{name}Sweep"] = {"DataType": "String", "StringValue": "true"}
+    aws("sqs").send_message(
+        QueueUrl=queue_url(),
+        MessageBody=json.dumps(envelope.to_json()),
+        MessageAttributes=attributes,
+        DelaySeconds=sweep_delay if finished else 0,
+    )

@@ -3,23 +3,20 @@ record of projects; project-deleted tombstones the record and cascades to the ta
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.core.consumer import consume, string_attribute
+from chalicelib.core.consumer import cascade_round, consume, hand_on_cascade
 from chalicelib.core.events import Envelope, PoisonMessage
 from chalicelib.core.log import logger
-from chalicelib.core.wiring import aws
 
 from . import infra, service
 from .cascade import tombstone_project_tasks
 
 UPSERT_TYPES = frozenset({"project-created", "project-updated"})
-ROUND_ATTRIBUTE = "cascadeRound"
-SWEEP_ATTRIBUTE = "cascadeSweep"
+CASCADE = "cascade"  # its rounds' message attributes: cascadeRound, cascadeSweep
 
 
 def _expect(envelope: Envelope, types: frozenset[str]) -> None:
@@ -62,36 +59,24 @@ def on_project_deleted(
             seconds_left=seconds_left,
             time_margin=time_margin,
         )
-        cascade_round = int(string_attribute(record, ROUND_ATTRIBUTE) or "0")
-        was_sweep = string_attribute(record, SWEEP_ATTRIBUTE) == "true"
         logger().info(
             "cascade round",
             extra={
                 "eventId": envelope.event_id,
-                "round": cascade_round,
+                "round": cascade_round(record, CASCADE),
                 "tombstoned": outcome.tombstoned,
                 "writeCalls": outcome.write_calls,
                 "finished": outcome.finished,
             },
         )
-        if not outcome.finished:
-            _hand_on(envelope, cascade_round + 1, sweep=False, delay=0)
-        elif not was_sweep or outcome.tombstoned:
-            # The project index is eventually consistent: a task committed just before the
-            # tombstone may not be visible yet. One delayed sweep catches it.
-            _hand_on(envelope, cascade_round + 1, sweep=True, delay=sweep_delay)
+        hand_on_cascade(
+            envelope,
+            record,
+            infra.DELETIONS_QUEUE_URL.value,
+            CASCADE,
+            finished=outcome.finished,
+            did_work=bool(outcome.tombstoned),
+            sweep_delay=sweep_delay,
+        )
 
     return consume(event, cascade, infra.DELETIONS_DLQ_URL.value)
-
-
-def _hand_on(envelope: Envelope, cascade_round: int, *, sweep: bool, delay: int) -> None:
-    attributes = envelope.message_attributes()
-    attributes[ROUND_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(cascade_round)}
-    if sweep:
-        attributes[SWEEP_ATTRIBUTE] = {"DataType": "String", "StringValue": "true"}
-    aws("sqs").send_message(
-        QueueUrl=infra.DELETIONS_QUEUE_URL.value(),
-        MessageBody=json.dumps(envelope.to_json()),
-        MessageAttributes=attributes,
-        DelaySeconds=delay,
-    )
