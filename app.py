@@ -7,6 +7,7 @@ from chalicelib.core.http import make_router_middleware
 from chalicelib.core.transport import add_transport_routes
 from chalicelib.meta.routes import bp as meta
 from chalicelib.notes.blueprint import bp as notes
+from chalicelib.profiles.blueprint import bp as profiles
 from chalicelib.projects.blueprint import bp as projects
 from chalicelib.realtime.blueprint import bp as realtime
 from chalicelib.tasks.blueprint import bp as tasks
@@ -29,5 +30,6 @@ app.register_blueprint(projects)
 app.register_blueprint(tasks)
 app.register_blueprint(notes)
 app.register_blueprint(realtime)
+app.register_blueprint(profiles)
 # OPTIONS on every path and HEAD wherever GET is, answered through the router (core.transport).
 add_transport_routes(app)

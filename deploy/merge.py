@@ -215,6 +215,8 @@ class MergeBuilder:
         # Resources Chalice generates (the websocket API), when the app has them.
         generated = self.plain["Resources"]
         for setting in self.chalice_env:
+            if setting.chalice_ref == function.logical_id:
+                continue  # a function's own Ref in its environment would be a cycle
             if setting.chalice_ref in generated:
                 variables[setting.env] = {"Ref": setting.chalice_ref}
             elif setting.chalice_stage_of and setting.chalice_stage_of in generated:

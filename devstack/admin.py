@@ -7,6 +7,9 @@ port, written to local.json as `adminUrl`):
                                                  (the body, if any, is its event; a
                                                  scheduled function gets EventBridge's)
     GET  /schedules                              the scheduled functions, next fire times
+    POST /2015-03-31/functions/<name>/invocations Lambda's Invoke API (RequestResponse) of
+                                                 the app's plain functions, which the app's
+                                                 `aws.lambda` client reaches (lambda_api)
     GET  /health
 
 The app reaches the first through `app.websocket_api.send` (devstack.websocket.
@@ -22,6 +25,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from . import lambda_api
 from .httpserver import HttpProblem, LocalHTTPServer, ProblemHandler
 from .pump import WEBSOCKET_FUNCTIONS
 from .stack import BackgroundServer, Stack, StackError
@@ -113,6 +117,8 @@ class _Handler(ProblemHandler):
             method = self.method
             if _CONNECTIONS in path:
                 self._connections(path.split(_CONNECTIONS, 1)[1], body)
+            elif path.startswith(lambda_api.INVOKE_PREFIX) and method == "POST":
+                self._lambda_invoke(path, body)
             elif path.startswith("/invoke/") and method == "POST":
                 self._invoke(unquote(path.removeprefix("/invoke/")), body)
             elif path == "/schedules" and method == "GET":
@@ -172,6 +178,34 @@ class _Handler(ProblemHandler):
             raise AdminError(500, "FunctionError", f"{function} raised {error!r}") from None
         self._send(200, {"function": function, "result": result})
 
+    # -- Lambda's Invoke API --
+
+    def _lambda_invoke(self, path: str, body: bytes) -> None:
+        name = unquote(path.removeprefix(lambda_api.INVOKE_PREFIX))
+        if not name.endswith(lambda_api.INVOKE_SUFFIX):
+            raise AdminError(404, "ResourceNotFoundException", "no such Lambda API path")
+        name = name.removesuffix(lambda_api.INVOKE_SUFFIX)
+        kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if kind != "RequestResponse":
+            raise AdminError(400, "InvalidParameterValueException", f"{kind[:32]} is not served")
+        app = self.stack.loaded_app()
+        names = lambda_api.function_names(app, self.stack.stack_name)
+        try:
+            raw, failed = lambda_api.run(self.stack.invoker(), names, name, body)
+        except lambda_api.UnknownFunction:
+            raise AdminError(
+                404, "ResourceNotFoundException", f"Function not found: {name[:128]}"
+            ) from None
+        except ValueError:
+            raise AdminError(
+                400, "InvalidRequestContentException", "the payload is not JSON"
+            ) from None
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if failed:
+            log.error("function %s raised: %s", name, raw[:2000].decode(errors="replace"))
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        self.send_answer(200, headers, raw)
+
 
 class AdminServer:
     name = "admin"
@@ -200,6 +234,8 @@ class AdminServer:
 
             session = boto3.Session(region_name=stack.region)
             stack.app.websocket_api.session = LoopbackSession(session, stack.admin_url)
+            # The app's synchronous invokes (the gatekeeper's) reach this endpoint.
+            lambda_api.configure(stack.app, stack.admin_url)
         stack.summary.append(("Admin", f"{stack.admin_url} (post-to-connection, invoke)"))
 
     def stop(self) -> None:

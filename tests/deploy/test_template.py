@@ -50,6 +50,13 @@ EXPECTED_STATEMENTS = {
         dynamodb:Query NotesTable.Arn/index/byProject
         dynamodb:Query NotesTable.Arn/index/byTask
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem IdempotencyTable.Arn
+        lambda:InvokeFunction ProfileGatekeeper.Arn
+    """,
+    # The gatekeeper: the only role on the profile table; it appends to the audit trail.
+    "ProfileGatekeeper": f"""
+        {_LOGS} ProfileGatekeeperLogGroup.Arn
+        dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem ProfilesTable.Arn
+        dynamodb:PutItem ProfileAuditTable.Arn
     """,
     "PublishProjectChanges": f"""
         {_LOGS} PublishProjectChangesLogGroup.Arn
@@ -325,6 +332,70 @@ def test_only_stream_publishers_publish_to_topics(template: dict[str, Any]) -> N
         # A publisher publishes to its own service's topic only: ProjectsTable -> ProjectsTopic.
         tables = {name_of(stream).removesuffix(".StreamArn") for stream in streams}
         assert topics <= {table.removesuffix("Table") + "Topic" for table in tables}, logical_id
+
+
+# ---- the gatekeeper -------------------------------------------------------------------
+
+# Actions that change or remove an existing item, or a table (and its items) as a whole.
+_REWRITES = {
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+    "dynamodb:UpdateTimeToLive",
+    "dynamodb:RestoreTableFromBackup",
+    "dynamodb:RestoreTableToPointInTime",
+    "dynamodb:ImportTable",
+}
+_GATEKEEPER_TABLES = ("ProfilesTable", "ProfileAuditTable")
+
+
+def _touches(statement: dict[str, Any], logical_id: str) -> bool:
+    targets = (
+        statement["Resource"]
+        if isinstance(statement["Resource"], list)
+        else [statement["Resource"]]
+    )
+    return any(
+        target == "*" or name_of(target).split(".")[0].split("/")[0] == logical_id
+        for target in targets
+    )
+
+
+def test_the_gatekeepers_tables_are_in_no_other_role(template: dict[str, Any]) -> None:
+    gatekeeper_role = role_of(functions(template)["ProfileGatekeeper"])
+    for role, entry in all_statements(template):
+        for table in _GATEKEEPER_TABLES:
+            if _touches(entry, table):
+                assert role == gatekeeper_role, (role, table, entry)
+    # The router reaches the profile only by invoking the gatekeeper.
+    router = granted(statements_of(template, role_of(functions(template)["APIHandler"])))
+    assert ("lambda:InvokeFunction", "ProfileGatekeeper.Arn") in router
+    variables = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["TANDEM_PROFILE_GATEKEEPER"] == {"Ref": "ProfileGatekeeper"}
+
+
+@pytest.mark.parametrize("table", _GATEKEEPER_TABLES[1:])
+def test_no_role_may_update_or_delete_audit_records(template: dict[str, Any], table: str) -> None:
+    roles = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::Role"]
+    assert roles
+    for role, entry in all_statements(template):
+        if not _touches(entry, table):
+            continue
+        actions = entry["Action"] if isinstance(entry["Action"], list) else [entry["Action"]]
+        wildcards = [a for a in actions if "*" in a]
+        assert not wildcards, (role, wildcards)
+        assert not set(actions) & _REWRITES, (role, actions)
+        # PutItem only, which the gatekeeper sends with a does-not-exist condition.
+        assert set(actions) <= {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"}
+    audit = template["Resources"][table]
+    assert audit["DeletionPolicy"] == "Retain"
+    assert audit["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True
+    }
 
 
 # ---- wiring -----------------------------------------------------------------------------

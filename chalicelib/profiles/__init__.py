@@ -1,0 +1,1 @@
+"""Profiles: the gatekeeper of personal data (GET/PUT /me), with its audit trail."""
