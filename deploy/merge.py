@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.core import registry
+from chalicelib.core.infra import BATCH_ITEM_FAILURES
 
 from . import alarms
 from .functions import (
@@ -188,6 +189,8 @@ class MergeBuilder:
         }
         if events:
             properties["Events"] = events
+            # Set in the same update as the mappings' option (core.batch).
+            properties["Environment"]["Variables"][BATCH_ITEM_FAILURES.env] = "true"
         self._override(function.logical_id, {"Properties": properties})
         sids = [entry["Sid"] for entry in statements]
         if len(set(sids)) != len(sids):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.core import infra as core_infra
 from chalicelib.core import registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,6 +234,8 @@ def environment(ctx: Context) -> dict[str, str]:
     """The app's environment for a provisioned stack: the settings' env var -> physical name."""
     env = {name: ctx.names[logical] for name, logical in registry.resource_env().items()}
     env.update({name: ctx.attributes[ref] for name, ref in registry.trigger_env().items()})
+    # The pump reads partial batch responses, as the deployed mappings do.
+    env[core_infra.BATCH_ITEM_FAILURES.env] = "true"
     return env
 
 

@@ -9,8 +9,10 @@ stack (`.tandem/local.json`), whose pool the local stage's token check then veri
 against, as under `make run`; in any other stage, or with no stack running, it refuses
 to start with one line that says what to run instead.
 
-Everywhere else (Lambda, `make run`, the tests, `chalice package`) `guard()` costs one
-environment lookup: chalice's CLI sets AWS_CHALICE_CLI_MODE, nothing else does.
+When chalice's CLI loads the app to package or deploy it, deploy.chalice_cli checks that
+the stage's ARNs are real (and for a deploy: credentials, region, the data stack).
+Everywhere else (Lambda, `make run`, the tests) `guard()` costs one environment lookup:
+chalice's CLI sets AWS_CHALICE_CLI_MODE, nothing else does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from .local_auth import LAMBDA_RUNTIME_ENV
 def guard() -> None:
     if os.environ.get("AWS_CHALICE_CLI_MODE") != "true":
         return
-    if any(os.environ.get(name) for name in LAMBDA_RUNTIME_ENV) or not _loaded_to_serve():
+    if any(os.environ.get(name) for name in LAMBDA_RUNTIME_ENV):
+        return
+    if not _loaded_to_serve():
+        # Packaging or deploying from the project's checkout: the stage must be real.
+        from deploy.chalice_cli import check_cli
+
+        check_cli()
         return
     # Only the project's own checkout runs `chalice local`; devstack is never packaged.
     from devstack.chalice_local import serve_local_stage_only

@@ -1,6 +1,7 @@
 """SNS -> SQS -> Lambda consumers: one record at a time, partial batch failures.
 
-A record whose handler raises is reported failed, so SQS redelivers only it, and after
+A record whose handler raises is reported failed, so SQS redelivers only it (where the
+mapping reports batch item failures; elsewhere the batch fails whole, core.batch), and after
 maxReceiveCount the queue's redrive policy moves it to the DLQ. A poison message (not a
 valid envelope, unknown schemaVersion) can never succeed, so it is sent to the DLQ at
 once with the reason as a message attribute, and does not fail its neighbours.
@@ -19,6 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from .batch import batch_response
 from .events import Envelope, PoisonMessage, parse_envelope
 from .log import bind_correlation_id, logger
 from .wiring import aws
@@ -78,7 +80,8 @@ def consume(
     response = process_partial_response(
         event=dict(event), record_handler=handle_record, processor=processor
     )
-    return dict(response)
+    failed = [str(entry["itemIdentifier"]) for entry in response.get("batchItemFailures", [])]
+    return batch_response(failed, len(event.get("Records") or []))
 
 
 def cascade_round(record: SQSRecord, name: str) -> int:

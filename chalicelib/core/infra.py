@@ -20,6 +20,12 @@ IDEMPOTENCY_HOURS = Setting("TANDEM_IDEMPOTENCY_HOURS", default="24")
 # Origins a browser build may call the API from, per stage (comma-separated, or *). None
 # by default: a browser gets no CORS answer.
 CORS_ALLOWED_ORIGINS = Setting("TANDEM_CORS_ALLOWED_ORIGINS")
+# "true" only where the function's event source mapping has ReportBatchItemFailures
+# (set with the mapping: deploy/merge.py, deploy/stage.py, the local stack's pump).
+# Without it a consumer or publisher fails the whole batch instead of answering
+# batchItemFailures, which a mapping without the option would ignore, deleting or
+# skipping the failed records as if they had succeeded.
+BATCH_ITEM_FAILURES = Setting("TANDEM_BATCH_ITEM_FAILURES")
 
 DECLARATION = Declaration(
     name="core",
@@ -132,5 +138,6 @@ DECLARATION = Declaration(
         TOMBSTONE_DAYS,
         IDEMPOTENCY_HOURS,
         CORS_ALLOWED_ORIGINS,
+        BATCH_ITEM_FAILURES,
     ),
 )

@@ -4,18 +4,20 @@ Request handlers only write their own table; this turns each committed change in
 event, so a committed write is always published (at least once) and a failed one never.
 Records are published in stream order. On the first failure the handler reports that
 record as the batch's failure, so Lambda retries from it (bounded, bisecting, with an
-on-failure destination) and never skips past it.
+on-failure destination) and never skips past it; where the mapping does not read that
+answer, it fails the whole batch instead (core.batch).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from pynamodb.models import Model
 
+from .batch import batch_response
 from .events import Envelope, Subject, event_id, resource_of_source
 from .log import bind_correlation_id, logger
 from .models import ChangeTracking
@@ -105,9 +107,10 @@ def publish(envelope: Envelope, topic_arn: str) -> None:
 
 
 def publish_changes(
-    records: Iterable[Mapping[str, Any]], change_source: ChangeSource
-) -> dict[str, list[dict[str, str]]]:
-    """Publishes in order; returns Lambda's partial batch response."""
+    records: Sequence[Mapping[str, Any]], change_source: ChangeSource
+) -> dict[str, Any]:
+    """Publishes in order; returns Lambda's partial batch response (core.batch: raises
+    where the mapping would not read it)."""
     log = logger()
     topic_arn = change_source.topic_arn()
     for record in records:
@@ -124,5 +127,5 @@ def publish_changes(
                 "publish failed; the stream retries from this record",
                 extra={"sequenceNumber": sequence},
             )
-            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
-    return {"batchItemFailures": []}
+            return batch_response([sequence], len(records))
+    return batch_response([], len(records))
