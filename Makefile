@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv lint typecheck pytest test check clean bench load run token package deploy chalice-config
+.PHONY: venv node lint typecheck pytest test check clean bench load run token package deploy chalice-config openapi
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -15,6 +15,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+# The npm packages package-lock.json pins (Swagger UI, the TypeScript client's generator),
+# installed again only when the lock changes.
+NODE_STAMP := node_modules/.installed-$(shell cksum < package-lock.json | cut -d' ' -f1)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+node: $(NODE_STAMP)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -22,7 +31,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv
+pytest: venv node
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -37,6 +46,10 @@ run: venv
 token: venv
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=you@example.com" >&2; exit 2; }
 	@$(BIN)/python -m devstack token "$(EMAIL)"
+
+# docs/openapi.json, the committed copy of GET /openapi.json; tests fail when it is stale.
+openapi: venv
+	$(BIN)/python -m deploy.openapi
 
 # .chalice/config.json (stage variables, per-function settings) from the services'
 # declarations; tests fail when the committed copy is stale.
@@ -80,4 +93,4 @@ load: venv
 
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules build .mypy_cache .ruff_cache .pytest_cache

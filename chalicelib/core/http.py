@@ -30,7 +30,7 @@ from .schema import LoadSchema, printable_key, text_errors
 from .settings import get_settings
 from .strict_json import DuplicateKey, parse_json
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs"})
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/{asset}"})
 JSON_CONTENT_TYPE = "application/json"
 
 # Chalice answers some requests itself, with {"Code", "Message"} bodies; those get the
