@@ -25,11 +25,20 @@ sys.addaudithook(no_network)
 import app
 from chalicelib.core import wiring
 import pynamodb.models
-models = [m for m in pynamodb.models.Model.__subclasses__()]
+from chalicelib.core.models import SharedConnectionModel
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+models = list(subclasses(pynamodb.models.Model))
 print(json.dumps({
     "clients": wiring.built(),
     "connections": sorted(m.__name__ for m in models if m._connection is not None),
-    "models": sorted(m.__name__ for m in models),
+    "models": sorted(m.__name__ for m in models if m.__name__ != "SharedConnectionModel"),
+    "shared": sorted(
+        m.__name__ for m in models
+        if m.__name__ != "SharedConnectionModel" and issubclass(m, SharedConnectionModel)
+    ),
     "modules": sorted(n for n in ("jwt", "boto3", "websockets", "moto") if n in sys.modules),
 }))
 """
@@ -51,6 +60,11 @@ def test_importing_the_app_does_no_io_and_builds_no_client():
     assert state["clients"] == []
     assert state["connections"] == []
     assert "Task" in state["models"]  # the probe saw the models
+    # Every model's requests go through the process's one connection (core.models).
+    assert state["shared"] == state["models"], (
+        "derive every model from chalicelib.core.models.SharedConnectionModel, not "
+        "pynamodb's Model: each Model class would build its own botocore session"
+    )
     assert state["modules"] == []  # no AWS SDK client library, no JWT library, no test tool
 
 

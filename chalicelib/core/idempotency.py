@@ -16,11 +16,10 @@ from chalice.app import Request, Response
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.attributes import UTCDateTimeAttribute as DateTime
 from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.models import Model
 
 from . import infra
 from .errors import BadRequest, Conflict, ValidationFailed
-from .models import CompressedText, SettingsTable, condition_failed, utcnow
+from .models import CompressedText, SettingsTable, SharedConnectionModel, condition_failed, utcnow
 from .schema import text_errors
 from .settings import get_settings
 from .strict_json import canonical
@@ -32,7 +31,7 @@ LOCK_SECONDS = 60
 _REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
 
 
-class IdempotencyRecord(Model):
+class IdempotencyRecord(SharedConnectionModel):
     class Meta(metaclass=SettingsTable):
         setting = infra.IDEMPOTENCY_TABLE
 

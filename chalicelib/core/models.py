@@ -10,16 +10,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import botocore.session
 from pynamodb.attributes import Attribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import BINARY
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TableError, TransactWriteError
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from .errors import WriteContended
 from .registry import Setting
 from .settings import get_settings
-from .wiring import Dependency
+from .wiring import Dependency, botocore_session
 
 
 class SettingsTable(type):
@@ -36,8 +38,43 @@ class SettingsTable(type):
         return cls.setting.required()
 
 
-# The connection transactions run on, built on first use (region from the environment).
-connection = Dependency("dynamodb.transactions", Connection)
+class _SharedSessionConnection(Connection):
+    """PynamoDB's connection on the process's one botocore session (core.wiring), instead
+    of a session of its own per thread."""
+
+    @property
+    def session(self) -> botocore.session.Session:
+        session: botocore.session.Session = botocore_session()
+        return session
+
+
+def _connection() -> Connection:
+    shared = _SharedSessionConnection()
+    shared.client  # noqa: B018 - built here, under wiring's lock: client creation is not thread-safe
+    return shared
+
+
+# The one DynamoDB connection (and botocore client) of the process: every model's and
+# every transaction's. PynamoDB would build one per model class, each with its own session.
+connection = Dependency("dynamodb.connection", _connection, per_process=True)
+
+
+class SharedConnectionModel(Model):
+    """Base of every Tandem model: its table's requests go through `connection`."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # PynamoDB builds the model's TableConnection (no I/O: the client is lazy) and
+        # rebuilds it when the table name changes; its requests then go through ours.
+        table = super()._get_connection()
+        shared = connection()
+        if table.connection is not shared:
+            try:
+                shared.get_meta_table(table.table_name)
+            except TableError:
+                shared.add_meta_table(table.get_meta_table())
+            table.connection = shared
+        return table
 
 
 TRANSACTION_ATTEMPTS = 4

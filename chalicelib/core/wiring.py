@@ -44,11 +44,32 @@ class Dependency(Generic[T]):
         return found
 
 
+def _botocore_session() -> Any:
+    from botocore.session import get_session
+
+    return get_session()
+
+
+# One botocore session per process, for every client: PynamoDB's connection (core.models)
+# and the boto3 clients. Each session loads endpoint and service models anew, so a second
+# one cost a cold Lambda's first request ~50 ms. Clients intercept nothing at build time
+# (moto hooks the send), so tests share it too.
+botocore_session = Dependency("session.botocore", _botocore_session, per_process=True)
+
+
+def _boto3_session() -> Any:
+    import boto3  # only the Lambdas that call AWS directly pay for the import
+
+    return boto3.Session(botocore_session=botocore_session())
+
+
+# boto3's view of the same session: it adds its own handlers to the session once.
+boto3_session = Dependency("session.boto3", _boto3_session, per_process=True)
+
+
 def _aws_client(service: str) -> Callable[[], Any]:
     def build() -> Any:
-        import boto3  # only the Lambdas that call AWS directly pay for the import
-
-        return boto3.client(service)
+        return boto3_session().client(service)
 
     return build
 

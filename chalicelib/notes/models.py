@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.core.models import ChangeTracking, CompressedText, SettingsTable
+from chalicelib.core.models import (
+    ChangeTracking,
+    CompressedText,
+    SettingsTable,
+    SharedConnectionModel,
+)
 
 from .infra import TABLE
 
@@ -41,7 +45,7 @@ class Attachment(MapAttribute[str, str]):
     content_type = UnicodeAttribute(attr_name="contentType", null=True)
 
 
-class Note(Model, ChangeTracking):
+class Note(SharedConnectionModel, ChangeTracking):
     class Meta(metaclass=SettingsTable):
         setting = TABLE
 

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.models import Model
 
-from chalicelib.core.models import ChangeTracking, SettingsTable
+from chalicelib.core.models import ChangeTracking, SettingsTable, SharedConnectionModel
 
 from .infra import TABLE
 
 
-class Project(Model, ChangeTracking):
+class Project(SharedConnectionModel, ChangeTracking):
     """Key: the owner first, so every request is a GetItem or Query on the caller's partition."""
 
     class Meta(metaclass=SettingsTable):

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-from chalicelib.core.models import SettingsTable
+from chalicelib.core.models import SettingsTable, SharedConnectionModel
 
 from .infra import CONNECTIONS_TABLE
 
@@ -19,7 +18,7 @@ class ConnectionsById(GlobalSecondaryIndex["Connection"]):  # type: ignore[no-un
     connection_id = UnicodeAttribute(hash_key=True, attr_name="connectionId")
 
 
-class Connection(Model):
+class Connection(SharedConnectionModel):
     """One open websocket of a user. TTL removes it if its $disconnect never arrives."""
 
     class Meta(metaclass=SettingsTable):

@@ -16,6 +16,7 @@ from chalice.app import Chalice, WebsocketAPI, WebsocketDisconnectedError
 from chalicelib.core.events import Envelope, PoisonMessage
 from chalicelib.core.log import logger
 from chalicelib.core.models import utcnow
+from chalicelib.core.wiring import boto3_session
 
 from .infra import CONNECTION_TTL, WEBSOCKET_API_ID, WEBSOCKET_STAGE
 from .models import Connection
@@ -37,9 +38,7 @@ def websocket_api(app: Chalice) -> WebsocketAPI:
     configured it already, and configuring again changes nothing."""
     api = app.websocket_api
     if api.session is None:
-        import boto3
-
-        api.session = boto3.session.Session()
+        api.session = boto3_session()  # the process's one session (core.wiring)
     api_id = WEBSOCKET_API_ID.value()
     if api_id:
         api.configure_from_api_id(api_id, WEBSOCKET_STAGE.value() or "api")

@@ -9,9 +9,8 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.core.models import ChangeTracking, SettingsTable
+from chalicelib.core.models import ChangeTracking, SettingsTable, SharedConnectionModel
 
 from .infra import PROJECTS_TABLE, TABLE
 
@@ -46,7 +45,7 @@ class TasksByStatus(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-ca
     task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
 
 
-class Task(Model, ChangeTracking):
+class Task(SharedConnectionModel, ChangeTracking):
     class Meta(metaclass=SettingsTable):
         setting = TABLE
 
@@ -74,7 +73,7 @@ class Task(Model, ChangeTracking):
         self.status_key = owner_key(self.user_id, self.status) if live else None
 
 
-class ProjectRecord(Model):
+class ProjectRecord(SharedConnectionModel):
     """The Tasks service's own record of a project: enough to validate `projectId`.
 
     Filled by project events and, on a miss, from the Projects service's public API;
