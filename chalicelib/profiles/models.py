@@ -9,14 +9,13 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.models import Model
 
-from chalicelib.core.models import SettingsTable
+from chalicelib.core.models import SettingsTable, SharedConnectionModel
 
 from .infra import AUDIT_TABLE, TABLE
 
 
-class Profile(Model):
+class Profile(SharedConnectionModel):
     class Meta(metaclass=SettingsTable):
         setting = TABLE
 
@@ -31,7 +30,7 @@ class Profile(Model):
     request_id = UnicodeAttribute(attr_name="requestId", null=True)
 
 
-class AuditRecord(Model):
+class AuditRecord(SharedConnectionModel):
     """Who did what to whose profile, when, under which correlation id, with what outcome.
     Never the profile's contents: `fields` names the fields a write set, not their values."""
 
