@@ -43,7 +43,30 @@ def function_settings(function: registry.Function) -> dict[str, int]:
     return {key: value for key, value in chalice_keys.items() if value is not None}
 
 
-def config() -> dict[str, Any]:
+def deployed_stage(project: Path, stage: str) -> dict[str, Any]:
+    """What `python -m deploy.stage up` learnt of a stage deployed with `chalice deploy`
+    (its data stack's ARNs, each function's policy file): .chalice/stages/<stage>.json,
+    which is not committed (account-specific)."""
+    path = project / ".chalice" / "stages" / f"{stage}.json"
+    if not path.exists():
+        return {}
+    found: dict[str, Any] = json.loads(path.read_text())
+    return found
+
+
+def stage_config(stage: str, project: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "api_gateway_stage": "api",
+        "environment_variables": stage_environment(stage),
+    }
+    deployed = deployed_stage(project, stage)
+    if deployed:
+        entry["environment_variables"].update(deployed["environment_variables"])
+        entry["lambda_functions"] = deployed["lambda_functions"]
+    return entry
+
+
+def config(project: Path = ROOT) -> dict[str, Any]:
     return {
         "version": "2.0",
         "app_name": APP_NAME,
@@ -54,10 +77,7 @@ def config() -> dict[str, Any]:
             "POWERTOOLS_SERVICE_NAME": APP_NAME,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         },
-        "stages": {
-            stage: {"api_gateway_stage": "api", "environment_variables": stage_environment(stage)}
-            for stage in STAGES
-        },
+        "stages": {stage: stage_config(stage, project) for stage in STAGES},
         "lambda_timeout": DEFAULT_TIMEOUT,
         "lambda_functions": {
             name: function_settings(function) for name, function in registry.functions().items()
@@ -65,8 +85,12 @@ def config() -> dict[str, Any]:
     }
 
 
-def render() -> str:
-    return json.dumps(config(), indent=2) + "\n"
+def render(project: Path = ROOT) -> str:
+    return json.dumps(config(project), indent=2) + "\n"
+
+
+def write(project: Path = ROOT) -> None:
+    (project / ".chalice" / "config.json").write_text(render(project))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .chalice_config import deployed_stage
 from .functions import sentinel_environment
 from .merge import build_merge_template
 from .template import ROOT, STAGES, PackagingError, Template
@@ -47,7 +48,9 @@ def _chalice() -> str:
     return found
 
 
-def run_chalice_package(stage: str, out: Path, merge_template: Path | None = None) -> None:
+def run_chalice_package(
+    stage: str, out: Path, merge_template: Path | None = None, project: Path = ROOT
+) -> None:
     # No credentials are needed, but a region is; the template itself uses AWS::Region.
     env = {**os.environ, **sentinel_environment()}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -56,7 +59,7 @@ def run_chalice_package(stage: str, out: Path, merge_template: Path | None = Non
     command = [_chalice(), "package", "--stage", stage]
     if merge_template is not None:
         command += ["--merge-template", str(merge_template)]
-    subprocess.run([*command, str(out)], cwd=ROOT, env=env, check=True)
+    subprocess.run([*command, str(out)], cwd=project, env=env, check=True)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ class Package:
 
 
 def package(stage: str = "dev", out: Path = DEFAULT_OUT, work: Path = DEFAULT_WORK) -> Package:
+    if deployed_stage(ROOT, stage):
+        raise PackagingError(
+            f"stage {stage} is deployed with `chalice deploy` here (.chalice/stages/{stage}.json "
+            "holds its ARNs): one stage, one path; see docs/deploy.md"
+        )
     started = time.monotonic()
     plain_dir = work / stage / "plain"
     run_chalice_package(stage, plain_dir)
