@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv node lint typecheck pytest test check clean bench load run token package deploy chalice-config openapi
+.PHONY: venv node lint typecheck pytest test check clean bench load run token package deploy chalice-config openapi diagram
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -51,6 +51,12 @@ token: venv
 # docs/openapi.json, the committed copy of GET /openapi.json; tests fail when it is stale.
 openapi: venv
 	$(BIN)/python -m deploy.openapi
+
+# docs/architecture.{dot,svg}: the diagram drawn from the services' declarations; tests fail
+# when the committed copy is stale. Rendering needs Graphviz (apt-get install graphviz).
+diagram: venv
+	@command -v dot >/dev/null || { echo "make diagram needs Graphviz's dot: apt-get install graphviz" >&2; exit 2; }
+	$(BIN)/python -m tandem_cli.diagram
 
 # .chalice/config.json (stage variables, per-function settings) from the services'
 # declarations; tests fail when the committed copy is stale.
