@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / ".chalice" / "config.json"
 APP_NAME = "tandem"
 DEFAULT_TIMEOUT = 60  # Chalice's own default is 60 s too; stated so that it is visible
+# Chalice's default, 128 MB, is 128/1769 of a vCPU: the package's init and first request
+# (about 0.3 s of CPU, docs/benchmarks.md) would take some 4 s. 512 MB: about 1 s, for
+# every function a user does not wait on; a function's declaration may ask for more.
+DEFAULT_MEMORY = 512
 
 
 def stage_environment(stage: str) -> dict[str, str]:
@@ -79,6 +83,7 @@ def config(project: Path = ROOT) -> dict[str, Any]:
         },
         "stages": {stage: stage_config(stage, project) for stage in STAGES},
         "lambda_timeout": DEFAULT_TIMEOUT,
+        "lambda_memory_size": DEFAULT_MEMORY,
         "lambda_functions": {
             name: function_settings(function) for name, function in registry.functions().items()
         },

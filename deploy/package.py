@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bytecode import compile_zip
 from .chalice_config import deployed_stage
 from .functions import sentinel_environment
 from .merge import build_merge_template
@@ -87,6 +88,14 @@ def package(stage: str = "dev", out: Path = DEFAULT_OUT, work: Path = DEFAULT_WO
     merge_path = work / stage / "merge.json"
     merge_path.write_text(json.dumps(build_merge_template(plain, stage), indent=2))
     run_chalice_package(stage, out, merge_path)
+    runtime = {
+        resource["Properties"]["Runtime"]
+        for resource in plain["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    if len(runtime) != 1:
+        raise PackagingError(f"the functions should share one runtime, not {sorted(runtime)}")
+    compile_zip(out / "deployment.zip", runtime.pop())
     return Package(out / "sam.json", out / "deployment.zip", time.monotonic() - started)
 
 

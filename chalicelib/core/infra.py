@@ -126,8 +126,10 @@ DECLARATION = Declaration(
         },
     },
     functions={
-        # API Gateway gives up on an integration after 29 s.
-        ROUTER: Function(timeout=29),
+        # API Gateway gives up on an integration after 29 s. Users wait on its cold start:
+        # 1,024 MB is 0.6 vCPU, a cold start of about 0.5 s (docs/benchmarks.md, "Cold start
+        # of the package"; 128 MB would be about 4 s).
+        ROUTER: Function(timeout=29, memory=1024),
     },
     router={"IdempotencyTable": ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem")},
     settings=(
