@@ -315,3 +315,16 @@ def test_another_users_task_is_404_on_every_route(api, alice, bob, task_of, proj
     assert api.get(f"/tasks?projectId={task['projectId']}", bob).json["items"] == []
     assert api.get("/tasks?status=Active", bob).json["items"] == []
     assert api.get(path, alice).json == task
+
+
+def test_a_priority_of_2_0_is_the_integer_2(api, alice, project_of):
+    """JSON has one number type; the document's `integer` admits 2.0 (found by schemathesis)."""
+    project = project_of(alice)
+    reply = api.post(
+        "/tasks",
+        alice,
+        raw=b'{"title": "t", "projectId": "%s", "priority": 2.0}' % project["projectId"].encode(),
+    )
+    assert reply.status == 201, reply.json
+    assert reply.json["priority"] == 2
+    assert reply.raw.count(b'"priority": 2,') == 1

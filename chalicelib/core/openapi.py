@@ -10,7 +10,8 @@ writes). Summaries are the first line of the handler's docstring, the rest its d
 
 apispec's Marshmallow plugin turns the schemas into JSON Schema; what it cannot know about
 our own fields and validators (Timestamp, not_blank, text without control characters,
-read-only fields) is added by `_field_keywords`.
+read-only fields) is added by `_field_keywords`; a field whose own validator enforces more
+states it in JSON Schema with `metadata={"openapi": {...}}`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from .schema import DumpSchema, LoadSchema, Timestamp, not_blank
 
 OPENAPI_VERSION = "3.1.0"
 BEARER = "cognito"
+# A field's metadata key for JSON Schema keywords that its custom validators enforce.
+OPENAPI_METADATA = "openapi"
 JSON = "application/json"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,7 +75,7 @@ class Operation:
     response: type[Schema] | Mapping[str, Any] | None = None
     status: int = 200
     page: bool = False
-    content_type: str = JSON
+    content_type: str | tuple[str, ...] = JSON
     request_headers: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     errors: tuple[type[DomainError], ...] = ()
@@ -90,7 +93,7 @@ def operation(
     response: type[Schema] | Mapping[str, Any] | None = None,
     status: int = 200,
     page: bool = False,
-    content_type: str = JSON,
+    content_type: str | tuple[str, ...] = JSON,
     request_headers: Iterable[str] = (),
     headers: Iterable[str] = (),
     errors: Iterable[type[DomainError]] = (),
@@ -99,13 +102,14 @@ def operation(
 ) -> Callable[[F], F]:
     """Declares a route handler's operation for the OpenAPI document.
 
-    body: the LoadSchema of its JSON body (PATCH gets it as partial, every field optional).
-    query: the LoadSchema of its query string. response: the DumpSchema of its answer
-    (a JSON Schema dict for other content), `page=True` for a list page of it; None for
-    no body. request_headers: of REQUEST_HEADERS; headers: of RESPONSE_HEADERS, sent with
-    its success answer. errors: the DomainErrors it raises itself (NotFound,
-    UnprocessableReference, ...). path_params: JSON Schema of path parameters (string by
-    default). Everything the router adds for every route is added by the builder."""
+    body: the LoadSchema of its JSON body (PATCH gets it partial: every field optional).
+    query: the LoadSchema of its query string.
+    response: the DumpSchema of its answer, `page=True` for a list page of it; or a JSON
+        Schema dict for other content (`content_type`: one, or a tuple); None: no body.
+    request_headers: of REQUEST_HEADERS. headers: of RESPONSE_HEADERS, on success.
+    errors: the DomainErrors it raises itself (NotFound, UnprocessableReference, ...).
+    path_params: JSON Schema of path parameters (a non-empty string by default).
+    What the router adds to every route is added by the builder."""
     for name in request_headers:
         if name not in REQUEST_HEADERS:
             raise ValueError(f"unknown request header {name!r}; known: {REQUEST_HEADERS}")
@@ -159,6 +163,12 @@ def _field_keywords(converter: Any, fld: fields.Field[Any], **kwargs: Any) -> di
     if loads and isinstance(fld, fields.String) and "pattern" not in extra and not enumerated:
         blank_refused = any(v is not_blank for v in validators)
         extra["pattern"] = NOT_BLANK_TEXT_PATTERN if blank_refused else TEXT_PATTERN
+    # A custom validator's rules, stated by the field: metadata={"openapi": {...}} (or a
+    # function returning it, called only when the document is built).
+    stated = fld.metadata.get(OPENAPI_METADATA, {})
+    extra.update(stated() if callable(stated) else stated)
+    if "enum" in extra and extra.get("pattern") in (TEXT_PATTERN, NOT_BLANK_TEXT_PATTERN):
+        del extra["pattern"]
     return extra
 
 
@@ -459,13 +469,18 @@ def _operation_object(
     if authenticated and method == "POST":
         headers["Idempotent-Replayed"] = _header_ref("Idempotent-Replayed")
     success: dict[str, Any] = {"description": summary or "Success", "headers": headers}
+    types = (
+        (declared.content_type,)
+        if isinstance(declared.content_type, str)
+        else declared.content_type
+    )
     if isinstance(declared.response, type):
         ref = _register(spec, declared.response)
         if declared.page:
             ref = _page_ref(spec, ref, _schema_name(declared.response))
-        success["content"] = {declared.content_type: {"schema": ref}}
+        success["content"] = {kind: {"schema": ref} for kind in types}
     elif declared.response is not None:
-        success["content"] = {declared.content_type: {"schema": dict(declared.response)}}
+        success["content"] = {kind: {"schema": dict(declared.response)} for kind in types}
     responses: dict[str, Any] = {str(declared.status): success}
     if "If-None-Match" in declared.request_headers:
         responses["304"] = {

@@ -44,9 +44,12 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictInteger(fields.Integer):
-    """JSON integers only: no strings, floats or booleans."""
+    """JSON integers only: no strings, booleans or fractions. 2.0 is the integer 2: JSON
+    has one number type, and the OpenAPI document's `integer` (JSON Schema) admits it."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid", input=value)
         return int(super()._deserialize(value, attr, data, **kwargs))

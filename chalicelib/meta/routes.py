@@ -56,7 +56,7 @@ def docs_page() -> Response:
 @bp.route("/docs/{asset}", methods=["GET"])
 @operation(
     response={"type": "string", "description": "A script, stylesheet or image."},
-    content_type="*/*",
+    content_type=service.ASSET_TYPES,
     errors=(NotFound,),
     path_params={"asset": {"type": "string", "enum": sorted(service.ASSETS)}},
     tags=("meta",),

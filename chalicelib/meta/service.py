@@ -31,6 +31,7 @@ ASSETS: dict[str, Asset] = {
     "docs.css": Asset(STATIC / "docs" / "docs.css", "text/css; charset=utf-8"),
     "favicon.svg": Asset(STATIC / "docs" / "favicon.svg", "image/svg+xml"),
 }
+ASSET_TYPES = tuple(sorted({asset.content_type for asset in ASSETS.values()}))
 PAGE = Asset(STATIC / "docs" / "index.html", "text/html; charset=utf-8")
 
 

@@ -28,6 +28,7 @@ class NoteIn(LoadSchema):
         fields.String(validate=validate.Length(1, 64)),
         load_default=list,
         allow_none=True,
+        metadata={"openapi": {"maxItems": MAX_TAGS}},  # in the OpenAPI document
     )
 
     @post_load

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from chalicelib.core.openapi import TEXT_PATTERN
 from chalicelib.core.schema import DumpSchema, LoadSchema, Timestamp
 
 READ_ONLY = frozenset({"userId", "version", "createdAt", "updatedAt"})
@@ -59,13 +60,43 @@ class ProfileIn(LoadSchema):
         validate=validate.Length(max=100),
     )
     time_zone = fields.String(
-        data_key="timeZone", load_default=DEFAULT_TIME_ZONE, validate=_time_zone
+        data_key="timeZone",
+        load_default=DEFAULT_TIME_ZONE,
+        validate=_time_zone,
+        # Its form; the name must also be in the IANA database (tzdata) to be accepted.
+        metadata={
+            "openapi": {
+                "pattern": "^" + _TIME_ZONE.pattern.replace("\\Z", "$"),
+                "maxLength": 64,
+                "description": "An IANA time zone name, e.g. Europe/Berlin.",
+            }
+        },
     )
     locale = fields.String(
         load_default=DEFAULT_LOCALE,
         validate=validate.Regexp(_LOCALE, error="Must be a BCP 47 language tag, e.g. en-GB."),
     )
-    preferences = fields.Dict(keys=fields.String(), load_default=dict, validate=_preferences)
+    # metadata["openapi"]: _preferences' rules, in the OpenAPI document (core.openapi).
+    preferences = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        validate=_preferences,
+        metadata={
+            "openapi": {
+                "maxProperties": MAX_PREFERENCES,
+                "propertyNames": {
+                    "minLength": 1,
+                    "maxLength": MAX_PREFERENCE_KEY,
+                    "pattern": TEXT_PATTERN,
+                },
+                "additionalProperties": {
+                    "type": ["string", "number", "boolean", "null"],
+                    "maxLength": MAX_PREFERENCE_TEXT,
+                    "pattern": TEXT_PATTERN,
+                },
+            }
+        },
+    )
 
 
 class ProfileOut(DumpSchema):
