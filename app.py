@@ -10,6 +10,7 @@ from chalicelib.notes.blueprint import bp as notes
 from chalicelib.profiles.blueprint import bp as profiles
 from chalicelib.projects.blueprint import bp as projects
 from chalicelib.realtime.blueprint import bp as realtime
+from chalicelib.sync.blueprint import bp as sync
 from chalicelib.tasks.blueprint import bp as tasks
 
 # Served by `chalice local`: only the local stage, verified against the running stack.
@@ -31,5 +32,6 @@ app.register_blueprint(tasks)
 app.register_blueprint(notes)
 app.register_blueprint(realtime)
 app.register_blueprint(profiles)
+app.register_blueprint(sync)
 # OPTIONS on every path and HEAD wherever GET is, answered through the router (core.transport).
 add_transport_routes(app)

@@ -65,6 +65,10 @@ class Conflict(DomainError):
     """The request clashes with the current state (a reused or busy key)."""
 
 
+class CursorExpired(DomainError):
+    """A change-log cursor older than the log's retention: the client starts over."""
+
+
 class PreconditionFailed(DomainError):
     """If-Match names a version that is no longer current."""
 

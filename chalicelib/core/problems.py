@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .errors import (
     BadRequest,
     Conflict,
+    CursorExpired,
     DomainError,
     Forbidden,
     MethodNotAllowed,
@@ -47,6 +48,7 @@ PROBLEMS: dict[type[DomainError], Problem] = {
     NotFound: Problem(404, "not-found", "Not found"),
     MethodNotAllowed: Problem(405, "method-not-allowed", "Method not allowed"),
     Conflict: Problem(409, "conflict", "Conflict"),
+    CursorExpired: Problem(410, "sync-cursor-expired", "Sync cursor expired"),
     PreconditionFailed: Problem(412, "precondition-failed", "Precondition failed"),
     PayloadTooLarge: Problem(413, "payload-too-large", "Payload too large"),
     UnsupportedMediaType: Problem(415, "unsupported-media-type", "Unsupported media type"),

@@ -68,7 +68,13 @@ DECLARATION = Declaration(
         ),
     },
     router={
-        "NotesTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
+        # BatchGetItem: the changed notes GET /sync reads (get_notes_by_ids).
+        "NotesTable": (
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        ),
         "NotesTable/index/byProject": ("dynamodb:Query",),
         "NotesTable/index/byTask": ("dynamodb:Query",),
     },

@@ -7,7 +7,7 @@ from the moment of the deletion (`_unlink_deleted` on every read), and the unlin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,10 +98,21 @@ def _save(note: Note, condition: Condition | None, links: _Links | None) -> None
         raise
 
 
-def create_note(user_id: str, fields: Mapping[str, Any], request_id: str) -> Note:
+def create_note(
+    user_id: str, fields: Mapping[str, Any], request_id: str, object_id: str | None = None
+) -> Note:
+    """`object_id`: the id to create it with (POST /sync derives one per command, so a
+    replayed create finds its object); a fresh one by default."""
     links = _check_references(user_id, fields.get("project_id"), fields.get("task_id"))
     now = utcnow()
-    note = Note(user_id, new_id(), created_at=now, updated_at=now, request_id=request_id, **fields)
+    note = Note(
+        user_id,
+        object_id or new_id(),
+        created_at=now,
+        updated_at=now,
+        request_id=request_id,
+        **fields,
+    )
     note.refresh_index_keys()
     _save(note, None, links)
     return note
@@ -223,3 +234,15 @@ def delete_note(user_id: str, note_id: str, if_match: EntityTags | None, request
     return write_with_retry(
         lambda: get_note(user_id, note_id), apply, lambda n: _persist(n, request_id), if_match
     )
+
+
+def get_notes_by_ids(user_id: str, note_ids: Collection[str]) -> list[Note]:
+    """Public: the caller's notes with these ids as they read now, tombstones included
+    (their `deleted_at` is set), links to deleted projects and tasks read as null; an id
+    with no note is left out. Consistent BatchGetItems, then the link check of every read."""
+    wanted = sorted({note_id for note_id in note_ids if is_id(note_id)})
+    if not wanted:
+        return []
+    found = list(Note.batch_get([(user_id, note_id) for note_id in wanted], consistent_read=True))
+    _unlink_deleted(user_id, [note for note in found if note.deleted_at is None])
+    return found

@@ -23,6 +23,14 @@ DECLARATION = Declaration(
             "ProjectsTable", "ProjectsTopic", "ProjectsPublisherDLQ", "TANDEM_PROJECTS_STREAM_ARN"
         ),
     },
-    router={"ProjectsTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")},
+    # BatchGetItem: the changed projects GET /sync reads (get_projects_by_ids).
+    router={
+        "ProjectsTable": (
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        )
+    },
     settings=(TABLE, TOPIC_ARN),
 )

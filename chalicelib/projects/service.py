@@ -9,7 +9,7 @@ imports none of them; they register with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
@@ -50,10 +50,19 @@ def deletion_participants() -> tuple[DeletionParticipant, ...]:
     return tuple(_deletion_participants)
 
 
-def create_project(user_id: str, fields: Mapping[str, Any], request_id: str) -> Project:
+def create_project(
+    user_id: str, fields: Mapping[str, Any], request_id: str, object_id: str | None = None
+) -> Project:
+    """`object_id`: the id to create it with (POST /sync derives one per command, so a
+    replayed create finds its object); a fresh one by default."""
     now = utcnow()
     project = Project(
-        user_id, new_id(), created_at=now, updated_at=now, request_id=request_id, **fields
+        user_id,
+        object_id or new_id(),
+        created_at=now,
+        updated_at=now,
+        request_id=request_id,
+        **fields,
     )
     project.save()  # the version attribute makes this a conditional create
     return project
@@ -155,3 +164,13 @@ def delete_project(
             raise
 
     return write_with_retry(lambda: get_project(user_id, project_id), apply, persist, if_match)
+
+
+def get_projects_by_ids(user_id: str, project_ids: Collection[str]) -> list[Project]:
+    """Public: the caller's projects with these ids as stored, tombstones included (their
+    `deleted_at` is set); an id with no project is left out. Consistent BatchGetItems
+    (100 keys each), for a reader of changes such as GET /sync."""
+    wanted = sorted({project_id for project_id in project_ids if is_id(project_id)})
+    if not wanted:
+        return []
+    return list(Project.batch_get([(user_id, pid) for pid in wanted], consistent_read=True))

@@ -1,10 +1,10 @@
-"""What the realtime service owns: the websocket's connections, the push queue and its
-subscriptions to the projects, tasks and notes topics, and its functions (core.registry)."""
+"""What the realtime service owns: the websocket's connections, the push queue (fed by the
+Sync service once a change is in the change log) and its functions (core.registry)."""
 
 from __future__ import annotations
 
 from chalicelib.core.registry import Declaration, Function, Setting, Trigger
-from chalicelib.core.resources import queue, queue_policy, subscription, table
+from chalicelib.core.resources import queue, table
 
 CONNECTIONS_TABLE = Setting("TANDEM_CONNECTIONS_TABLE", ref="ConnectionsTable")
 PUSH_DLQ_URL = Setting("TANDEM_REALTIME_DLQ_URL", ref="RealtimePushDLQ")
@@ -31,8 +31,10 @@ DECLARATION = Declaration(
             backups=False,
             retain=False,
         ),
-        # Project, task and note changes -> the owner's websockets. Visibility is 6x the
-        # consumer's timeout (push_changes, 30 s).
+        # Project, task and note changes -> the owner's websockets. The Sync service
+        # sends each change here once it is in the change log, so a push never tells a
+        # device to sync before the change can be synced (docs/sync.md). Visibility is 6x
+        # the consumer's timeout (push_changes, 30 s).
         "RealtimePushDLQ": queue("realtime-push-dlq"),
         "RealtimePushQueue": queue(
             "realtime-push",
@@ -40,19 +42,6 @@ DECLARATION = Declaration(
             # A change pushed an hour late is noise: the client has synced by then.
             retention=3600,
             dead_letters="RealtimePushDLQ",
-        ),
-        "RealtimeProjectsSubscription": subscription(
-            "ProjectsTopic", "RealtimePushQueue", [{"prefix": "project-"}]
-        ),
-        "RealtimeTasksSubscription": subscription(
-            "TasksTopic", "RealtimePushQueue", [{"prefix": "task-"}]
-        ),
-        "RealtimeNotesSubscription": subscription(
-            "NotesTopic", "RealtimePushQueue", [{"prefix": "note-"}]
-        ),
-        # Only the projects, tasks and notes topics may deliver to the push queue.
-        "RealtimePushQueuePolicy": queue_policy(
-            ["RealtimePushQueue"], ["ProjectsTopic", "TasksTopic", "NotesTopic"]
         ),
     },
     functions={

@@ -163,11 +163,22 @@ class ProjectGone(Exception):
         self.index = index
 
 
-def create_task(user_id: str, fields: Mapping[str, Any], request_id: str) -> Task:
+def create_task(
+    user_id: str, fields: Mapping[str, Any], request_id: str, object_id: str | None = None
+) -> Task:
+    """`object_id`: the id to create it with (POST /sync derives one per command, so a
+    replayed create finds its object); a fresh one by default."""
     attrs = _attrs(fields)
     _ensure_project_record(user_id, attrs["project_id"])
     now = utcnow()
-    task = Task(user_id, new_id(), created_at=now, updated_at=now, request_id=request_id, **attrs)
+    task = Task(
+        user_id,
+        object_id or new_id(),
+        created_at=now,
+        updated_at=now,
+        request_id=request_id,
+        **attrs,
+    )
     task.refresh_index_keys()
     try:
         _commit(task, [task.project_id], condition=None)
@@ -352,3 +363,25 @@ def delete_task(user_id: str, task_id: str, if_match: EntityTags | None, request
             raise
 
     return write_with_retry(lambda: get_task(user_id, task_id), apply, persist, if_match)
+
+
+def get_tasks_by_ids(user_id: str, task_ids: Collection[str]) -> list[Task]:
+    """Public: the caller's tasks with these ids as they read now, tombstones included
+    (their `deleted_at` is set); an id with no task is left out. A task whose project is
+    deleted reads as deleted from the deletion on (before the cascade tombstones it), so
+    its `deleted_at` is set here to the deletion's time. Two consistent BatchGetItems:
+    the tasks, then the records of their projects."""
+    wanted = sorted({task_id for task_id in task_ids if is_id(task_id)})
+    if not wanted:
+        return []
+    found = list(Task.batch_get([(user_id, task_id) for task_id in wanted], consistent_read=True))
+    live_projects = {task.project_id for task in found if task.deleted_at is None}
+    if live_projects:
+        records = ProjectRecord.batch_get(
+            [(user_id, pid) for pid in live_projects], consistent_read=True
+        )
+        deleted_at = {r.project_id: r.updated_at for r in records if r.state != LIVE}
+        for task in found:
+            if task.deleted_at is None and task.project_id in deleted_at:
+                task.deleted_at = deleted_at[task.project_id]
+    return found

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from moto.moto_api import recorder
 
+from chalicelib.sync.log import Change, append
 from devstack.infra import Context
 
 from .test_template import functions, granted, role_of, statements_of
@@ -83,6 +84,15 @@ def exercise_every_route(api: Any, user: Any) -> None:
         ok(api.get(f"/notes{query}", user))
     ok(api.get(f"/notes/{note_id}", user))
     ok(api.patch(f"/notes/{note_id}", user, {"title": "M"}))
+
+    # The change log is the Sync service's consumer's to write, not the API's: it is
+    # filled here outside the recording, so that GET /sync reads entries and objects.
+    recorder.stop_recording()
+    for resource, object_id in (("project", project_id), ("task", task_id), ("note", note_id)):
+        append(Change(user.sub, resource, object_id, 1, None))
+    recorder.start_recording()
+    changes = ok(api.get("/sync", user))
+    assert [len(changes[name]) for name in ("projects", "tasks", "notes")] == [1, 1, 1]
 
     ok(api.delete(f"/notes/{note_id}", user), 204)
     ok(api.delete(f"/tasks/{task_id}", user), 204)
