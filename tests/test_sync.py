@@ -49,7 +49,7 @@ def ids(items: list[dict[str, Any]], key: str) -> list[str]:
 
 
 def entries_of(user: User) -> list[LogEntry]:
-    return [e for e in LogEntry.query(user.sub, LogEntry.entry_key.startswith("log#"))]
+    return list(LogEntry.query(user.sub, LogEntry.entry_key.startswith("log#")))
 
 
 def change(user: User, object_id: str, version: int, deleted: bool = False) -> Change:
@@ -70,9 +70,7 @@ def test_one_entry_per_object_at_its_newest_version(stack: Context, alice: User)
     assert [(e.object_id, e.version, e.seq) for e in entries] == [("B", 1, 2), ("A", 3, 3)]
 
 
-def test_appends_interleaved_with_a_reader_commit_in_seq_order(
-    stack: Context, alice: User
-) -> None:
+def test_appends_interleaved_with_a_reader_commit_in_seq_order(stack: Context, alice: User) -> None:
     """The adversarial interleaving: appender A reads the counter, B appends and a reader
     takes a cursor, then A tries to commit on the seq it read. A's condition fails, it
     retries on the next seq, and the reader's next read sees it: no entry can ever land
@@ -92,7 +90,8 @@ def test_appends_interleaved_with_a_reader_commit_in_seq_order(
         assert log.append(change(alice, "A", 1), sleep=lambda s: None) is Appended.NEW
     finally:
         pre_dynamodb_send.disconnect(interleave)
-    assert fired and seen == ["B"]
+    assert fired
+    assert seen == ["B"]
     assert [(e.object_id, e.seq) for e in entries_of(alice)] == [("B", 1), ("A", 2)]
 
 
@@ -103,7 +102,7 @@ def test_concurrent_appends_take_distinct_consecutive_seqs(stack: Context, alice
         try:
             for i in range(5):
                 log.append(change(alice, f"T{n}-{i}", 1))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=appender, args=(n,)) for n in range(4)]
@@ -202,7 +201,8 @@ def test_sync_reads_no_index_and_only_consistently(
     with monkeypatch.context() as patched:
         patched.setattr(PynamoConnection, "dispatch", dispatch)
         reply = api.get("/sync", alice)
-    assert reply.status == 200 and reply.json["notes"]
+    assert reply.status == 200
+    assert reply.json["notes"]
     operations = {call["operation"] for call in seen}
     assert operations <= {"GetItem", "Query", "BatchGetItem"}, operations
     for call in seen:
@@ -231,13 +231,12 @@ def test_cascaded_deletions_reach_the_log(
     pump.drain()
     delta, _ = sync_all(api, alice, cursor)
     deleted = {(d["type"], d["id"]) for d in delta["deleted"]}
-    assert deleted == {("project", project["projectId"])} | {
-        ("task", t["taskId"]) for t in tasks
-    }
+    assert deleted == {("project", project["projectId"])} | {("task", t["taskId"]) for t in tasks}
     # The note is unlinked by its cascade: a new version, logged like any write.
     [unlinked] = delta["notes"]
     assert unlinked["noteId"] == note["noteId"]
-    assert unlinked["projectId"] is None and unlinked["version"] == 2
+    assert unlinked["projectId"] is None
+    assert unlinked["version"] == 2
 
 
 def test_paging_bounds_each_answer_and_loses_nothing(
@@ -247,7 +246,8 @@ def test_paging_bounds_each_answer_and_loses_nothing(
     made = [project_of(alice, name=f"p{i}")["projectId"] for i in range(8)]
     pump.drain()
     first = api.get("/sync", alice).json
-    assert len(first["projects"]) == 3 and first["hasMore"] is True
+    assert len(first["projects"]) == 3
+    assert first["hasMore"] is True
     # A write between pages: the object moves to the end of the log and comes again.
     api.patch(f"/projects/{made[0]}", alice, {"name": "renamed"})
     pump.drain()

@@ -48,7 +48,7 @@ PROBLEMS: dict[type[DomainError], Problem] = {
     NotFound: Problem(404, "not-found", "Not found"),
     MethodNotAllowed: Problem(405, "method-not-allowed", "Method not allowed"),
     Conflict: Problem(409, "conflict", "Conflict"),
-    CursorExpired: Problem(410, "sync-cursor-expired", "Sync cursor expired"),
+    CursorExpired: Problem(410, "sync-cursor-expired", "Cursor expired"),
     PreconditionFailed: Problem(412, "precondition-failed", "Precondition failed"),
     PayloadTooLarge: Problem(413, "payload-too-large", "Payload too large"),
     UnsupportedMediaType: Problem(415, "unsupported-media-type", "Unsupported media type"),

@@ -15,9 +15,8 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.models import Model
 
-from chalicelib.core.models import SettingsTable
+from chalicelib.core.models import SettingsTable, SharedConnectionModel
 
 from .infra import TABLE
 
@@ -44,7 +43,7 @@ def command_key(command_id: str) -> str:
     return f"{COMMAND_PREFIX}{command_id}"
 
 
-class Counter(Model):
+class Counter(SharedConnectionModel):
     """The user's sequence: bumped, conditionally on its value, by every append."""
 
     class Meta(metaclass=SettingsTable):
@@ -55,7 +54,7 @@ class Counter(Model):
     seq = NumberAttribute(default=0)
 
 
-class LogEntry(Model):
+class LogEntry(SharedConnectionModel):
     """One object at its latest logged version. A deletion's entry expires after the
     retention; a live object's entry stays as long as the object."""
 
@@ -76,7 +75,7 @@ class LogEntry(Model):
         return seq_of(self.entry_key)
 
 
-class Pointer(Model):
+class Pointer(SharedConnectionModel):
     """Where an object's one entry is (`seq`) and which version it holds: an older or
     repeated event finds a version at least as new here and changes nothing."""
 
@@ -91,7 +90,7 @@ class Pointer(Model):
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
 
 
-class CommandRecord(Model):
+class CommandRecord(SharedConnectionModel):
     """An offline command that was applied, and its outcome: a replay answers from it and
     changes nothing. `fingerprint` binds the record to the command as it was sent."""
 
@@ -110,7 +109,7 @@ class CommandRecord(Model):
     applied_at = UTCDateTimeAttribute(attr_name="appliedAt")
 
 
-class Head(Model):
+class Head(SharedConnectionModel):
     """The counter and a pointer read together (one BatchGetItem): the attributes of both,
     none required."""
 

@@ -27,9 +27,9 @@ class TombstoneOut(DumpSchema):
 class ChangesOut(DumpSchema):
     """GET /sync's answer: objects as the REST API shows them, and tombstones."""
 
-    projects = fields.Function(lambda c: ProjectOut(many=True).dump(c.objects["project"]))
-    tasks = fields.Function(lambda c: TaskOut(many=True).dump(c.objects["task"]))
-    notes = fields.Function(lambda c: NoteOut(many=True).dump(c.objects["note"]))
+    projects = fields.List(fields.Nested(ProjectOut))
+    tasks = fields.List(fields.Nested(TaskOut))
+    notes = fields.List(fields.Nested(NoteOut))
     deleted = fields.List(fields.Nested(TombstoneOut))
     cursor = fields.String()
     has_more = fields.Boolean(data_key="hasMore")

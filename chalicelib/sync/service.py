@@ -53,6 +53,18 @@ class Changes:
     objects: dict[str, list[Any]] = field(default_factory=lambda: {r: [] for r in FETCHERS})
     deleted: list[Tombstone] = field(default_factory=list)
 
+    @property
+    def projects(self) -> list[Any]:
+        return self.objects["project"]
+
+    @property
+    def tasks(self) -> list[Any]:
+        return self.objects["task"]
+
+    @property
+    def notes(self) -> list[Any]:
+        return self.objects["note"]
+
 
 def _top(user_id: str) -> int:
     try:

@@ -39,18 +39,26 @@ _POST_TO_CONNECTIONS = (
 EXPECTED_STATEMENTS = {
     "APIHandler": f"""
         {_LOGS} APIHandlerLogGroup.Arn
-        dynamodb:GetItem dynamodb:PutItem dynamodb:Query ProjectsTable.Arn
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query ProjectsTable.Arn
         dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query TasksTable.Arn
         dynamodb:ConditionCheckItem TasksTable.Arn
         dynamodb:Query TasksTable.Arn/index/byProject
         dynamodb:Query TasksTable.Arn/index/byStatus
         dynamodb:BatchGetItem dynamodb:ConditionCheckItem TaskProjectsTable.Arn
         dynamodb:GetItem dynamodb:PutItem TaskProjectsTable.Arn
-        dynamodb:GetItem dynamodb:PutItem dynamodb:Query NotesTable.Arn
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query NotesTable.Arn
         dynamodb:Query NotesTable.Arn/index/byProject
         dynamodb:Query NotesTable.Arn/index/byTask
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem IdempotencyTable.Arn
         lambda:InvokeFunction ProfileGatekeeper.Arn
+        dynamodb:GetItem dynamodb:Query SyncTable.Arn
+    """,
+    "LogChanges": f"""
+        {_LOGS} LogChangesLogGroup.Arn
+        {_QUEUE} SyncChangesQueue.Arn
+        dynamodb:BatchGetItem dynamodb:DeleteItem dynamodb:PutItem dynamodb:UpdateItem SyncTable.Arn
+        sqs:SendMessage RealtimePushQueue.Arn
+        sqs:SendMessage SyncChangesDLQ.Arn
     """,
     # The gatekeeper: the only role on the profile table; it appends to the audit trail.
     "ProfileGatekeeper": f"""
@@ -438,17 +446,23 @@ def test_the_websocket_api_is_wired_to_the_realtime_service(template: dict[str, 
     assert variables["TANDEM_USER_POOL_CLIENT_ID"] == {"Ref": "UserPoolClient"}
 
 
-def test_realtime_queue_hears_only_project_task_and_note_events(
+def test_the_change_log_hears_every_project_task_and_note_event_and_realtime_none(
     template: dict[str, Any],
 ) -> None:
-    subscriptions = {
-        name_of(props["TopicArn"]): props["FilterPolicy"]
-        for props in (
-            r["Properties"] for r in resources_of(template, "AWS::SNS::Subscription").values()
-        )
-        if props.get("Endpoint") == {"Fn::GetAtt": ["RealtimePushQueue", "Arn"]}
-    }
-    assert subscriptions == {
+    """The push follows the change log (docs/sync.md): the log's queue hears the topics,
+    and only the log's consumer sends to the push queue."""
+
+    def subscriptions_of(queue: str) -> dict[str, Any]:
+        return {
+            name_of(props["TopicArn"]): props["FilterPolicy"]
+            for props in (
+                r["Properties"] for r in resources_of(template, "AWS::SNS::Subscription").values()
+            )
+            if props.get("Endpoint") == {"Fn::GetAtt": [queue, "Arn"]}
+        }
+
+    assert subscriptions_of("RealtimePushQueue") == {}
+    assert subscriptions_of("SyncChangesQueue") == {
         "ProjectsTopic": {"eventType": [{"prefix": "project-"}]},
         "TasksTopic": {"eventType": [{"prefix": "task-"}]},
         "NotesTopic": {"eventType": [{"prefix": "note-"}]},
