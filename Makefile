@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv node lint typecheck pytest test check clean bench load run token package deploy chalice-config openapi diagram
+.PHONY: venv node lint typecheck pytest test check clean bench load soak run token package deploy chalice-config openapi diagram
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -40,8 +40,9 @@ test: lint typecheck pytest
 # The whole system on 127.0.0.1 (embedded AWS, the app in the local stage); Ctrl-C stops
 # it. Ports: TANDEM_API_PORT (8000), TANDEM_WS_PORT (8001), TANDEM_AWS_PORT (4566).
 # Its data is kept in .tandem/ across runs; `make run FRESH=1` starts from scratch.
+# `make run CHAOS=1` (or CHAOS=seed=7,fail=0.1,...): chaos mode, docs/local-stack.md.
 run: venv
-	@exec $(BIN)/python -m devstack run $(if $(FRESH),--fresh)
+	@$(if $(CHAOS),export TANDEM_CHAOS='$(CHAOS)';) exec $(BIN)/python -m devstack run $(if $(FRESH),--fresh)
 
 # A user of the running stack and its ID token, for curl: TOKEN=$$(make -s token EMAIL=...)
 token: venv
@@ -97,6 +98,12 @@ USERS ?= 20
 DURATION ?= 60
 load: venv
 	$(BIN)/python bench/load.py --users $(USERS) --seconds $(DURATION) $(if $(ATTACH),--attach)
+
+# The same load against a stack in chaos mode (CHAOS=1: every fault at its default rate,
+# a new seed, printed; CHAOS=seed=...: a replay); the counts must stay 0.
+CHAOS_SOAK ?= $(or $(CHAOS),1)
+soak: venv
+	$(BIN)/python bench/load.py --users $(USERS) --seconds $(DURATION) --chaos '$(CHAOS_SOAK)'
 
 
 clean:

@@ -1,24 +1,28 @@
 """Load on the local stack: N users for T seconds, each with a websocket, then a recount.
 
-Run: .venv/bin/python bench/load.py [--users 20] [--seconds 60] [--attach]
-     (or `make load USERS=20 SECONDS=60`)
+Run: .venv/bin/python bench/load.py [--users 20] [--seconds 60] [--attach] [--chaos SPEC]
+     (or `make load USERS=20 DURATION=60`; `make soak` is the same under chaos)
 
 Without --attach it starts a stack on free 127.0.0.1 ports (and stops it); with it, it
 loads the running one (`make run`). Each user signs up, creates a project, connects a
 websocket, and then, one request at a time until the time is up: creates tasks, PATCHes
-them with If-Match (now and then with a stale one: 412), reads and lists them, and now
-and then creates a task in a project it deleted (422). Stale If-Match and deleted projects
+them with If-Match (now and then with a stale one: 412), reads, lists and deletes them,
+and now and then creates a task in a project it deleted (422). Stale If-Match and deleted projects
 cancel DynamoDB transactions, which is what lost acknowledged writes in moto.
 
 Then the recount, after the pushes have had time to arrive:
 - lost writes: every acknowledged write must read back at its acknowledged version or
   later (a task that reads 404 or an older version is lost);
-- 5xx answers; p50/p95 request latency;
+- resurrected deletes: every acknowledged delete must read 404;
+- 5xx answers; p50/p95/p99 request latency;
 - request -> websocket push latency: from sending a write to its push
   {"type": "changed", "resource": "task", "id", "version"} on the user's socket; pushes
   never received are counted;
 - peak memory (VmHWM) of the stack's processes.
-Goal: 0 lost, 0 5xx, p95 push <= 2 s. Writes docs/benchmarks.md (section "Load").
+Goal: 0 lost, 0 resurrected, 0 5xx, p95 push <= 2 s. Writes docs/benchmarks.md (section
+"Load"). With --chaos (devstack.chaos: duplicated, shuffled, late and failed deliveries,
+throttled writes and publishes) the stack is started in chaos mode and the section is
+"Soak": the counts must stay 0, latencies may not.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class User:
     project: str = ""
     deleted_project: str = ""
     acked: dict[str, int] = field(default_factory=dict)  # task id -> acknowledged version
+    deleted: set[str] = field(default_factory=set)  # tasks whose DELETE answered 204
     sent: dict[tuple[str, int], float] = field(default_factory=dict)  # (id, version) -> t
     pushed: dict[tuple[str, int], float] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
@@ -160,6 +165,12 @@ class User:
                 self.errors.append(f"a task in a deleted project answered {status}")
         elif roll < 0.9:
             self.call("GET", f"/tasks/{rng.choice(tasks)}")
+        elif roll < 0.95:
+            task = rng.choice(tasks)
+            status, _ = self.call("DELETE", f"/tasks/{task}")
+            if status == 204:
+                self.acked.pop(task)
+                self.deleted.add(task)
         else:
             self.call("GET", f"/tasks?projectId={self.project}&limit=50")
 
@@ -172,8 +183,18 @@ class User:
                 lost.append(f"user {self.number} task {task}: acked v{version}, read {found}")
         return lost
 
+    def resurrected(self) -> list[str]:
+        back = []
+        for task in sorted(self.deleted):
+            status, _ = self.call("GET", f"/tasks/{task}")
+            if status != 404:
+                back.append(f"user {self.number} task {task}: deleted, then read {status}")
+        return back
 
-def run(users: int, seconds: float, attach: bool) -> list[str]:
+
+def run(users: int, seconds: float, attach: bool, chaos: str | None = None) -> list[str]:
+    if chaos:
+        os.environ["TANDEM_CHAOS"] = chaos  # the stack started below inherits it
     with local_stack(attach) as stack:
         people = [User(number, stack) for number in range(users)]
         for person in people:
@@ -200,6 +221,7 @@ def run(users: int, seconds: float, attach: bool) -> list[str]:
             time.sleep(0.2)
         load_results = [r for p in people for r in p.results]
         lost = [line for person in people for line in person.recount()]
+        resurrected = [line for person in people for line in person.resurrected()]
         memory = stack.peak_memory_mib()
         for person in people:
             person.socket.close()
@@ -209,10 +231,11 @@ def run(users: int, seconds: float, attach: bool) -> list[str]:
     failed = [e for p in people for e in p.errors]
     push = [p.pushed[key] - p.sent[key] for p in people for key in p.sent.keys() & p.pushed.keys()]
     missing = len(expected) - len(push)
-    writes = sum(1 for r in load_results if r.method in ("POST", "PATCH"))
+    writes = sum(1 for r in load_results if r.method in ("POST", "PATCH", "DELETE"))
+    deletes = sum(len(p.deleted) for p in people)
     command = (
         f"`.venv/bin/python bench/load.py --users {users} --seconds {seconds:g}"
-        f"{' --attach' if attach else ''}`"
+        f"{' --attach' if attach else ''}{f' --chaos {chaos}' if chaos else ''}`"
     )
     lines = [
         f"{command}: {users} users, each with a websocket, one request at a time for "
@@ -221,11 +244,13 @@ def run(users: int, seconds: float, attach: bool) -> list[str]:
         "",
         f"- requests: {len(load_results)} in {elapsed:.0f} s "
         f"(**{len(load_results) / elapsed:.1f}/s**), {writes} writes, "
-        f"{len(expected)} acknowledged",
+        f"{len(expected)} acknowledged, {deletes} deletes acknowledged",
         f"- lost writes on recount: **{len(lost)}**",
+        f"- resurrected deletes on recount: **{len(resurrected)}**",
         f"- 5xx answers: **{len(server_errors)}**; other failures: {len(failed)}",
         f"- request latency: p50 **{statistics.median(latencies) * 1000:.0f} ms**, "
-        f"p95 **{percentile(latencies, 0.95) * 1000:.0f} ms**",
+        f"p95 **{percentile(latencies, 0.95) * 1000:.0f} ms**, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms",
         f"- request → websocket push: p50 {percentile(push, 0.5):.2f} s, "
         f"p95 **{percentile(push, 0.95):.2f} s**, max {max(push, default=float('nan')):.2f} s; "
         f"{missing} pushes not received {PUSH_GRACE_SECONDS:g} s after the run",
@@ -234,7 +259,7 @@ def run(users: int, seconds: float, attach: bool) -> list[str]:
         "- peak memory of the stack: "
         + (f"**{memory:.0f} MiB**" if memory is not None else "unknown (process not found)"),
     ]
-    details = lost[:10] + failed[:10]
+    details = lost[:10] + resurrected[:10] + failed[:10]
     details += [f"{r.method} {r.path} {r.status}" for r in server_errors[:10]]
     return lines + ([""] + [f"  - {d}" for d in details] if details else [])
 
@@ -244,11 +269,21 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--attach", action="store_true", help="load the running stack")
+    parser.add_argument(
+        "--chaos", metavar="SPEC", help="start the stack in chaos mode (devstack.chaos): a soak"
+    )
     args = parser.parse_args()
     if not 1 <= args.users <= 200 or not 1 <= args.seconds <= 3600:
         parser.error("users must be 1..200 and seconds 1..3600")
-    lines = run(args.users, args.seconds, args.attach)
-    write_section("Load", lines)
+    if args.chaos and args.attach:
+        parser.error("--chaos starts its own stack: start the running one with make run CHAOS=")
+    if args.chaos:
+        from devstack.chaos import Chaos
+
+        parsed = Chaos.parse(args.chaos)
+        args.chaos = parsed.spec() if parsed else None  # the seed, for a replay
+    lines = run(args.users, args.seconds, args.attach, args.chaos)
+    write_section("Soak (the load under chaos)" if args.chaos else "Load", lines)
     print("\n".join(lines))
 
 

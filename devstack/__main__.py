@@ -67,6 +67,9 @@ def run_stack(fresh: bool = False) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    from .chaos import Chaos
+
+    Chaos.from_env()  # a bad CHAOS spec fails here, in one line, before anything starts
     ports, directory = Ports.from_env(), state_dir()
     lock = lock_state_dir(directory)
     stack = Stack(ports=ports, state_dir=directory, held_fds=(lock,))

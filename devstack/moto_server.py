@@ -68,10 +68,16 @@ def _server(fd: int, in_flight: _InFlight) -> Any:
             with in_flight:
                 super().handle()
 
+    from .chaos import Chaos
+
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    chaos = Chaos.from_env()  # make run CHAOS=...: throttled writes and publishes
+    if chaos is not None:
+        app = chaos.wsgi(app)
     return make_server(
         "127.0.0.1",  # unused: the socket is the parent's (fd)
         0,
-        DomainDispatcherApplication(create_backend_app),
+        app,
         threaded=True,
         request_handler=Handler,
         fd=fd,

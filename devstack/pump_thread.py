@@ -73,6 +73,7 @@ class EventPump:
         self._saved_positions: dict[str, str] = {}
 
     def start(self, stack: Stack) -> None:
+        from .chaos import Chaos
         from .pump import Pump
         from .schedule import Scheduler
 
@@ -82,11 +83,14 @@ class EventPump:
         ctx = stack.provisioned()
         invoke = stack.invoker()
         app = stack.loaded_app()
+        chaos = Chaos.from_env()  # make run CHAOS=...: only the pump's deliveries
+        if chaos is not None:
+            stack.summary.append(("Chaos", f"{chaos.spec()} (replay: CHAOS={chaos.spec()})"))
         self.pump = Pump(
             stack.session,
             ctx,
             app,
-            invoke,
+            invoke if chaos is None else chaos.wrap_invoke(invoke),
             retry_visibility=retry,
             describe_every=DESCRIBE_EVERY_SECONDS,
             on_batch_done=self._wake.set,
