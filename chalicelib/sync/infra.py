@@ -64,9 +64,15 @@ DECLARATION = Declaration(
         ),
     },
     router={
-        # GET /sync reads the counter and queries the log. The objects themselves are
-        # read through their services.
-        "SyncTable": ("dynamodb:GetItem", "dynamodb:Query"),
+        # GET /sync reads the counter and queries the log; POST /sync reads, claims and
+        # records commands in the ledger. The objects themselves are read and written
+        # through their services.
+        "SyncTable": (
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        ),
     },
     settings=(TABLE, CHANGES_DLQ_URL, PUSH_QUEUE_URL, RETENTION_DAYS, PAGE_ENTRIES),
 )

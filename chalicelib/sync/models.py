@@ -16,7 +16,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 
-from chalicelib.core.models import SettingsTable, SharedConnectionModel
+from chalicelib.core.models import CompressedText, SettingsTable, SharedConnectionModel
 
 from .infra import TABLE
 
@@ -24,6 +24,7 @@ COUNTER_KEY = "counter"
 LOG_PREFIX = "log#"
 POINTER_PREFIX = "obj#"
 COMMAND_PREFIX = "cmd#"
+ANSWER_PREFIX = "ans#"
 SEQ_DIGITS = 12
 
 
@@ -41,6 +42,10 @@ def pointer_key(resource: str, object_id: str) -> str:
 
 def command_key(command_id: str) -> str:
     return f"{COMMAND_PREFIX}{command_id}"
+
+
+def answer_key(command_id: str) -> str:
+    return f"{ANSWER_PREFIX}{command_id}"
 
 
 class Counter(SharedConnectionModel):
@@ -107,6 +112,20 @@ class CommandRecord(SharedConnectionModel):
     version = NumberAttribute(null=True)
     problem = UnicodeAttribute(null=True)  # the error's problem object, as JSON
     applied_at = UTCDateTimeAttribute(attr_name="appliedAt")
+
+
+class CommandAnswer(SharedConnectionModel):
+    """The object an applied command answered with, as it was then (JSON, compressed),
+    so that a replay answers byte for byte the same; kept a day, like an Idempotency-Key's
+    answer. A later replay answers the object as it is now."""
+
+    class Meta(metaclass=SettingsTable):
+        setting = TABLE
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    entry_key = UnicodeAttribute(range_key=True, attr_name="entryKey")
+    object = CompressedText()
+    expires_at = TTLAttribute(attr_name="expiresAt")
 
 
 class Head(SharedConnectionModel):

@@ -93,6 +93,27 @@ def exercise_every_route(api: Any, user: Any) -> None:
     recorder.start_recording()
     changes = ok(api.get("/sync", user))
     assert [len(changes[name]) for name in ("projects", "tasks", "notes")] == [1, 1, 1]
+    offline = {
+        "commands": [
+            {
+                "commandId": "c1",
+                "type": "create",
+                "resource": "task",
+                "tempId": "t",
+                "fields": {"title": "offline", "projectId": project_id},
+            },
+            {
+                "commandId": "c2",
+                "type": "update",
+                "resource": "task",
+                "tempId": "t",
+                "fields": {"title": "edited"},
+            },
+            {"commandId": "c3", "type": "delete", "resource": "task", "tempId": "t"},
+        ]
+    }
+    ok(api.post("/sync", user, offline))
+    ok(api.post("/sync", user, offline))  # replayed from the ledger
 
     ok(api.delete(f"/notes/{note_id}", user), 204)
     ok(api.delete(f"/tasks/{task_id}", user), 204)

@@ -51,7 +51,7 @@ EXPECTED_STATEMENTS = {
         dynamodb:Query NotesTable.Arn/index/byTask
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem IdempotencyTable.Arn
         lambda:InvokeFunction ProfileGatekeeper.Arn
-        dynamodb:GetItem dynamodb:Query SyncTable.Arn
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query SyncTable.Arn
     """,
     "LogChanges": f"""
         {_LOGS} LogChangesLogGroup.Arn
