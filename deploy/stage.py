@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import re
 import sys
@@ -59,8 +60,6 @@ from .policies import functions_table
 from .template import ROOT, STAGES, PackagingError, Template
 
 WORK = ROOT / "build" / "stage"
-# CloudFormation takes a template of at most this many bytes in the request itself.
-TEMPLATE_BODY_LIMIT = 51_200
 PSEUDO = ("AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix")
 DATA_PARAMETERS = ("AlertEmail",)
 API_RATE_LIMIT = 25
@@ -260,18 +259,58 @@ def _client(session: Any, service: str) -> Any:
     return session.client(service)
 
 
-def deploy_data_stack(session: Any, plan_: Plan, parameters: Mapping[str, str]) -> dict[str, str]:
+def template_bucket(session: Any, values: Mapping[str, str]) -> str:
+    """The bucket the data template is uploaded to (CloudFormation takes at most 51,200
+    bytes in the request itself, and the template outgrew that): private, encrypted, one
+    per account and region, created on first use and kept (`down` empties it of the
+    stage's templates)."""
+    s3 = _client(session, "s3")
+    region = values["AWS::Region"]
+    name = f"tandem-deploy-{values['AWS::AccountId']}-{region}"
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=name)
+        return name
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+    arguments: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        arguments["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**arguments)
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    return name
+
+
+def deploy_data_stack(
+    session: Any, plan_: Plan, parameters: Mapping[str, str], pseudo: Mapping[str, str]
+) -> dict[str, str]:
     """Creates or updates the stack; returns its outputs."""
     cloudformation = _client(session, "cloudformation")
     name = data_stack_name(plan_.stage)
-    body = json.dumps(plan_.data, separators=(",", ":"))
-    if len(body) > TEMPLATE_BODY_LIMIT:
-        raise StageError(
-            f"the data template is {len(body)} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}"
-        )
+    body = json.dumps(plan_.data, separators=(",", ":")).encode()
+    bucket = template_bucket(session, pseudo)
+    key = f"{name}/data-{hashlib.sha256(body).hexdigest()[:16]}.json"
+    _client(session, "s3").put_object(Bucket=bucket, Key=key, Body=body)
+    region = pseudo["AWS::Region"]
     arguments: dict[str, Any] = {
         "StackName": name,
-        "TemplateBody": body,
+        "TemplateURL": f"https://{bucket}.s3.{region}.{pseudo['AWS::URLSuffix']}/{key}",
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
     }
     from botocore.exceptions import ClientError
@@ -382,8 +421,10 @@ def read_plan(stage: str, project: Path, work: Path) -> Plan:
 
 def up(session: Any, stage: str, project: Path, work: Path, alert_email: str = "") -> Plan:
     p = read_plan(stage, project, work)
-    outputs = deploy_data_stack(session, p, {"AlertEmail": alert_email} if alert_email else {})
-    values = known_values(p, outputs, account_values(session))
+    pseudo = account_values(session)
+    parameters = {"AlertEmail": alert_email} if alert_email else {}
+    outputs = deploy_data_stack(session, p, parameters, pseudo)
+    values = known_values(p, outputs, pseudo)
     write_stage(project, p, values)
     (work / stage / "values.json").write_text(json.dumps(values, indent=2))
     return p
@@ -512,6 +553,15 @@ def down(session: Any, stage: str, project: Path) -> None:
     name = data_stack_name(stage)
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name)
+    pseudo = account_values(session)
+    bucket = f"tandem-deploy-{pseudo['AWS::AccountId']}-{pseudo['AWS::Region']}"
+    s3 = _client(session, "s3")
+    from botocore.exceptions import ClientError
+
+    with contextlib.suppress(ClientError):  # no bucket: nothing was uploaded
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{name}/").get("Contents", [])
+        for item in listed:
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
     stage_file(project, stage).unlink(missing_ok=True)
     for path in (project / ".chalice").glob(policy_file_name(stage, "*")):
         path.unlink()

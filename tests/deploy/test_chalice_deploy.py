@@ -179,6 +179,13 @@ def test_chalice_deploy_gives_the_packaged_system_and_delete_removes_it(endpoint
     assert not (project / ".chalice" / "stages" / f"{STAGE}.json").exists()
     topics = _client(endpoint, "sns").list_topics()["Topics"]
     assert topics == []
+    s3 = _client(endpoint, "s3")
+    buckets = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+    # The template bucket, emptied of the stage's templates; the attachments, retained.
+    template_bucket, attachments = buckets
+    assert template_bucket.startswith("tandem-deploy-")
+    assert s3.list_objects_v2(Bucket=template_bucket).get("Contents") is None
+    assert attachments.startswith("tandem-dev-attachments-")
 
 
 def _check_deployed(endpoint: str, project: Path, stage_plan: Any) -> None:
