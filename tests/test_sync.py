@@ -330,3 +330,35 @@ def test_sync_needs_a_token_and_rejects_unknown_parameters(api: Api, alice: User
     assert api.get("/sync").status == 401
     reply = api.get("/sync?limit=5", alice)
     assert reply.status == 400
+
+
+# ---- housekeeping ------------------------------------------------------------------------
+
+
+def test_purge_removes_only_what_expired_and_erasure_removes_everything(
+    api: Api, pump: Any, alice: User, bob: User, project_of: Any
+) -> None:
+    from chalicelib.sync import maintenance
+
+    kept, gone = project_of(alice), project_of(alice)
+    project_of(bob)
+    api.delete(f"/projects/{gone['projectId']}", alice)
+    pump.drain()
+    _, cursor = sync_all(api, alice)
+    assert maintenance.purge_expired(alice.sub).removed == 0
+    # The deletion's entry and pointer expire after the retention.
+    for item in LogEntry.query(alice.sub):
+        if item.expires_at is not None:
+            item.update(actions=[LogEntry.expires_at.set(utcnow() - timedelta(seconds=1))])
+    assert maintenance.purge_expired(alice.sub).removed == 2
+    snapshot, _ = sync_all(api, alice)
+    assert ids(snapshot["projects"], "projectId") == [kept["projectId"]]
+
+    first = maintenance.delete_user_log(alice.sub, max_items=2)
+    assert first == maintenance.Round(2, finished=False)
+    while not maintenance.delete_user_log(alice.sub).finished:
+        pass
+    assert list(LogEntry.query(alice.sub)) == []
+    gone_log = problem(api.get(f"/sync?cursor={cursor}", alice), 410)
+    assert gone_log["type"].endswith(":sync-cursor-expired")
+    assert sync_all(api, bob)[0]["projects"]  # bob's log is untouched
