@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv node lint typecheck pytest test check clean bench load soak run token package deploy chalice-config openapi diagram
+.PHONY: venv node lint typecheck pytest test check clean bench load soak run token package deploy chalice-config openapi fuzz diagram
 
 # The venv is rebuilt only when the requirement files change (the stamp names their checksum).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -49,9 +49,16 @@ token: venv
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=you@example.com" >&2; exit 2; }
 	@$(BIN)/python -m devstack token "$(EMAIL)"
 
-# docs/openapi.json, the committed copy of GET /openapi.json; tests fail when it is stale.
+# docs/openapi.json, the committed copy of GET /openapi.json, and the docs page's icon
+# stylesheet; tests fail when they are stale.
 openapi: venv
 	$(BIN)/python -m deploy.openapi
+
+# schemathesis against a fresh local stack until CASES test cases ran, every check and
+# phase; writes docs/fuzzing.md (make test runs a short version).
+CASES ?= 5000
+fuzz: venv
+	$(BIN)/python bench/fuzz.py --cases $(CASES)
 
 # docs/architecture.{dot,svg}: the diagram drawn from the services' declarations; tests fail
 # when the committed copy is stale. Rendering needs Graphviz (apt-get install graphviz).

@@ -100,6 +100,17 @@ def test_the_committed_copy_is_current(document: dict[str, Any]):
     assert on_disk == committed.text(document), "docs/openapi.json is stale: run `make openapi`"
 
 
+def test_the_docs_page_draws_swagger_ui_icons_from_files_not_data_urls():
+    css, icons = committed.icon_overrides(committed.SWAGGER_CSS.read_text(encoding="utf-8"))
+    assert committed.DOCS_CSS.read_text(encoding="utf-8") == css, "run `make openapi`"
+    assert 'url("data:' not in css
+    assert len(icons) >= 5
+    for name, svg in icons.items():
+        assert (committed.DOCS_CSS.parent / name).read_text(encoding="utf-8") == svg
+        assert svg.startswith("<svg")
+        assert name in meta.ASSETS
+
+
 def _responses(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     responses: dict[str, Any] = document["paths"][path][method]["responses"]
     return responses

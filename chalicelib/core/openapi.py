@@ -158,7 +158,8 @@ def _field_keywords(converter: Any, fld: fields.Field[Any], **kwargs: Any) -> di
         if isinstance(validator, validate.Regexp):
             # Regexp matches with re.match (anchored at the start); \Z is Python's end.
             extra["pattern"] = "^" + str(validator.regex.pattern).replace(r"\Z", "$")
-    loads = isinstance(fld.root, LoadSchema) if fld.parent is not None else False
+    # An unbound field is a query parameter's (apispec reads the schema class's fields).
+    loads = isinstance(fld.root, LoadSchema) if fld.parent is not None else True
     enumerated = any(isinstance(v, validate.OneOf) for v in validators)
     if loads and isinstance(fld, fields.String) and "pattern" not in extra and not enumerated:
         blank_refused = any(v is not_blank for v in validators)

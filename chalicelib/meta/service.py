@@ -30,6 +30,11 @@ ASSETS: dict[str, Asset] = {
     "docs.js": Asset(STATIC / "docs" / "docs.js", "text/javascript; charset=utf-8"),
     "docs.css": Asset(STATIC / "docs" / "docs.css", "text/css; charset=utf-8"),
     "favicon.svg": Asset(STATIC / "docs" / "favicon.svg", "image/svg+xml"),
+    # Swagger UI's icons, as files (`make openapi` writes them; see docs.css).
+    **{
+        icon.name: Asset(icon, "image/svg+xml")
+        for icon in sorted((STATIC / "docs").glob("swagger-icon-*.svg"))
+    },
 }
 ASSET_TYPES = tuple(sorted({asset.content_type for asset in ASSETS.values()}))
 PAGE = Asset(STATIC / "docs" / "index.html", "text/html; charset=utf-8")
