@@ -2,9 +2,11 @@
 
 from chalice.app import Chalice
 
+from chalicelib.accounts.blueprint import bp as account
 from chalicelib.core import chalice_local, local_auth
 from chalicelib.core.http import make_router_middleware
 from chalicelib.core.transport import add_transport_routes
+from chalicelib.jobs.blueprint import bp as jobs
 from chalicelib.meta.routes import bp as meta
 from chalicelib.notes.blueprint import bp as notes
 from chalicelib.profiles.blueprint import bp as profiles
@@ -33,5 +35,7 @@ app.register_blueprint(notes)
 app.register_blueprint(realtime)
 app.register_blueprint(profiles)
 app.register_blueprint(sync)
+app.register_blueprint(jobs)
+app.register_blueprint(account)
 # OPTIONS on every path and HEAD wherever GET is, answered through the router (core.transport).
 add_transport_routes(app)

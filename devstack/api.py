@@ -77,6 +77,21 @@ def app_environment(stage_env: Mapping[str, str], stack: Stack) -> dict[str, str
     }
 
 
+EXTRA_IMPORTS_ENV = "TANDEM_DEVSTACK_IMPORTS"
+
+
+def import_extras(env: Mapping[str, str] = os.environ) -> list[str]:
+    """Imports the modules named in TANDEM_DEVSTACK_IMPORTS (comma-separated) after the
+    app: how end-to-end tests register fakes through core.wiring in the stack's process
+    (e.g. a job worker that fails on purpose). Unset, nothing is imported."""
+    import importlib
+
+    names = [name.strip() for name in env.get(EXTRA_IMPORTS_ENV, "").split(",") if name.strip()]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
 class ChaliceApp:
     """Loads app.py in the local stage, as `chalice local --stage local` does."""
 
@@ -92,6 +107,7 @@ class ChaliceApp:
         stack.chalice_config = config
         stack.app = config.chalice_app  # imports app.py now, with the stage's environment
         validate_routes(stack.app.routes)
+        import_extras()
 
     def stop(self) -> None:
         pass

@@ -156,6 +156,25 @@ def create_subscriptions(sns: Any, template: dict[str, Any], ctx: Context) -> No
         ctx.names[logical] = arn
 
 
+def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's spelling: ID, a Filter (the
+    rule's Prefix, or every object), Expiration {Days}."""
+    known = {"Id", "Status", "Prefix", "ExpirationInDays", "AbortIncompleteMultipartUpload"}
+    unknown = sorted(set(rule) - known)
+    if unknown:
+        raise ValueError(f"lifecycle rule {rule.get('Id')}: {unknown} are not translated yet")
+    translated: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        translated["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "AbortIncompleteMultipartUpload" in rule:
+        translated["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return translated
+
+
 def create_buckets(s3: Any, template: dict[str, Any], ctx: Context) -> None:
     """Buckets and the settings declared for them; a property not translated here fails
     provisioning, so the local bucket cannot quietly differ from the deployed one."""
@@ -200,18 +219,10 @@ def create_buckets(s3: Any, template: dict[str, Any], ctx: Context) -> None:
                 },
             )
         if "LifecycleConfiguration" in props:
-            # The API spells Id as ID and wants a filter (empty prefix: every object).
             s3.put_bucket_lifecycle_configuration(
                 Bucket=name,
                 LifecycleConfiguration={
-                    "Rules": [
-                        {
-                            **{k: v for k, v in rule.items() if k != "Id"},
-                            "ID": rule["Id"],
-                            "Filter": {"Prefix": ""},
-                        }
-                        for rule in props["LifecycleConfiguration"]["Rules"]
-                    ]
+                    "Rules": [lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
                 },
             )
         ctx.names[logical] = name

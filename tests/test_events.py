@@ -172,7 +172,7 @@ def test_every_event_delivered_three_times_gives_the_same_state(
 def test_event_types_are_known():
     assert set(event_types()) == {
         f"{r}-{a}" for r in ("project", "task", "note") for a in ("created", "updated", "deleted")
-    }
+    } | {"user-deleted"}
 
 
 def publish_raw(aws, stack, envelope):

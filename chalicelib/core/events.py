@@ -27,10 +27,32 @@ def resource_of_source() -> dict[str, str]:
 
 
 @cache
-def event_types() -> tuple[str, ...]:
+def change_event_types() -> tuple[str, ...]:
+    """The events of table changes, which the stream publishers emit."""
     return tuple(
-        f"{resource}-{action}" for resource in resource_of_source().values() for action in ACTIONS
+        f"{resource}-{action}" for resource in registry.publishers().values() for action in ACTIONS
     )
+
+
+@cache
+def types_of_source() -> dict[str, frozenset[str]]:
+    """Each source -> the event types it may emit: its table's changes and its own."""
+    types: dict[str, set[str]] = {}
+    for source, resource in registry.publishers().items():
+        types.setdefault(source, set()).update(f"{resource}-{action}" for action in ACTIONS)
+    for source, emitted in registry.emitters().items():
+        types.setdefault(source, set()).update(emitted)
+    return {source: frozenset(found) for source, found in types.items()}
+
+
+@cache
+def event_types() -> tuple[str, ...]:
+    own = tuple(t for emitted in registry.emitters().values() for t in emitted)
+    return change_event_types() + own
+
+
+def _sources() -> tuple[str, ...]:
+    return tuple(types_of_source())
 
 
 def _one_of(choices: Any) -> Any:
@@ -66,7 +88,7 @@ class EnvelopeSchema(Schema):
     correlation_id = fields.String(
         required=True, data_key="correlationId", validate=validate.Length(1, 256)
     )
-    source = fields.String(required=True, validate=_one_of(resource_of_source))
+    source = fields.String(required=True, validate=_one_of(_sources))
     subject = fields.Nested(_Subject, required=True)
     data = fields.Dict(required=True)
 
@@ -134,7 +156,7 @@ def parse_envelope(body: str | bytes | dict[str, Any]) -> Envelope:
     except ValidationError as error:
         raise PoisonMessage(f"invalid envelope: {error.messages}") from None
     subject = loaded["subject"]
-    if resource_of_source()[loaded["source"]] != loaded["type"].split("-", 1)[0]:
+    if loaded["type"] not in types_of_source()[loaded["source"]]:
         raise PoisonMessage(f"type {loaded['type']} does not belong to source {loaded['source']}")
     return Envelope(
         event_id=loaded["event_id"],

@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import Request, Response
 from marshmallow import ValidationError
 
-from . import idempotency, transport
+from . import idempotency, revocation, transport
 from .conditional import EntityTags, etag, parse_entity_tags
 from .context import accept_correlation_id
 from .errors import (
@@ -138,6 +138,7 @@ def make_router_middleware(
                 if authenticate is not None:
                     authenticate(request)
                 user_id = current_user_id(request)
+                revocation.check(request, user_id)
             _check_body_size(request)
             transport.decode_body(request, get_settings().max_body_bytes)
             if request.method == "OPTIONS":

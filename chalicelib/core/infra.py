@@ -7,6 +7,7 @@ from .registry import ROUTER, Declaration, Function, Setting
 from .resources import ref, stack_sub, table
 
 IDEMPOTENCY_TABLE = Setting("TANDEM_IDEMPOTENCY_TABLE", ref="IdempotencyTable")
+REVOCATIONS_TABLE = Setting("TANDEM_REVOCATIONS_TABLE", ref="RevocationsTable")
 # Token checks outside API Gateway (the local stage, the websocket's $connect) and the
 # `aud` check need the pool's id and the app client's.
 USER_POOL_ID = Setting("TANDEM_USER_POOL_ID", ref="UserPool")
@@ -32,6 +33,8 @@ DECLARATION = Declaration(
     resources={
         # Idempotency-Key records of the API (the router's); TTL removes them after 24 h+.
         "IdempotencyTable": table("idempotency", ("key", None), backups=False, retain=False),
+        # Users whose tokens no longer count: deleted users (core.revocation).
+        "RevocationsTable": table("revocations", ("userId", None), backups=False),
         # ---- Files: attachments, uploaded and read with presigned URLs only -------------
         # Private and encrypted; the account id keeps the name globally unique.
         "AttachmentsBucket": {
@@ -131,9 +134,14 @@ DECLARATION = Declaration(
         # of the package"; 128 MB would be about 4 s).
         ROUTER: Function(timeout=29, memory=1024),
     },
-    router={"IdempotencyTable": ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem")},
+    router={
+        "IdempotencyTable": ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"),
+        # Every request asks it; DELETE /me writes it.
+        "RevocationsTable": ("dynamodb:GetItem", "dynamodb:PutItem"),
+    },
     settings=(
         IDEMPOTENCY_TABLE,
+        REVOCATIONS_TABLE,
         USER_POOL_ID,
         USER_POOL_CLIENT_ID,
         MAX_BODY_BYTES,

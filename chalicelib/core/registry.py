@@ -122,6 +122,8 @@ class Declaration:
     settings: tuple[Setting, ...] = ()
     # The resource its table's changes are published as: "thing" -> thing-created, ...
     publishes: str | None = None
+    # Event types it emits itself, not from a table's changes ("user-deleted").
+    emits: tuple[str, ...] = ()
 
     def trigger_arn(self, function: str) -> str:
         """The ARN `function`'s handler is declared with."""
@@ -268,3 +270,8 @@ def trigger_arns() -> dict[str, str]:
 def publishers() -> dict[str, str]:
     """Event source (the service's name) -> the resource its events are about."""
     return {d.name: d.publishes for d in declarations() if d.publishes is not None}
+
+
+def emitters() -> dict[str, tuple[str, ...]]:
+    """Event source -> the event types it emits itself (besides its table's changes)."""
+    return {d.name: d.emits for d in declarations() if d.emits}

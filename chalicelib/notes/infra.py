@@ -3,6 +3,7 @@ subscription to project and task deletions with its queue (core.registry)."""
 
 from __future__ import annotations
 
+from chalicelib.accounts import erasure
 from chalicelib.core.registry import Declaration, Function, Setting, Trigger, publisher
 from chalicelib.core.resources import queue, queue_policy, subscription, table, topic
 
@@ -16,10 +17,14 @@ UNLINK_SWEEP_DELAY = Setting("TANDEM_UNLINK_SWEEP_DELAY_SECONDS", default="60")
 # A round stops when less than this is left of on_reference_deleted's time (120 s).
 UNLINK_TIME_MARGIN = Setting("TANDEM_UNLINK_TIME_MARGIN_SECONDS", default="30")
 
+# Its share of an account's deletion: the user's items, erased on user-deleted.
+USER_ERASURE = erasure.declare("notes", "Notes", ["NotesTable"])
+
 DECLARATION = Declaration(
     name="notes",
     publishes="note",
     resources={
+        **USER_ERASURE.resources,
         # byProject and byTask are sparse: only notes with that reference.
         "NotesTable": table(
             "notes",
@@ -49,6 +54,7 @@ DECLARATION = Declaration(
         ),
     },
     functions={
+        **USER_ERASURE.functions,
         "publish_note_changes": publisher(
             "NotesTable", "NotesTopic", "NotesPublisherDLQ", "TANDEM_NOTES_STREAM_ARN"
         ),
@@ -86,5 +92,6 @@ DECLARATION = Declaration(
         UNLINK_MAX_NOTES,
         UNLINK_SWEEP_DELAY,
         UNLINK_TIME_MARGIN,
+        *USER_ERASURE.settings,
     ),
 )

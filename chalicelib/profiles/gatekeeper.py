@@ -118,7 +118,8 @@ def _write(event: Mapping[str, Any]) -> tuple[Profile, list[str]]:
 
 
 def _delete(user_id: str) -> None:
-    Profile(user_id).delete()  # deleting what is gone already is fine
+    # Unconditional: deleting what is gone already is fine.
+    Profile(user_id).delete(add_version_condition=False)
 
 
 def handle(event: Mapping[str, Any]) -> dict[str, Any]:

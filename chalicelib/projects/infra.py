@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from chalicelib.accounts import erasure
 from chalicelib.core.registry import Declaration, Setting, publisher
 from chalicelib.core.resources import queue, table, topic
 
 TABLE = Setting("TANDEM_PROJECTS_TABLE", ref="ProjectsTable")
 TOPIC_ARN = Setting("TANDEM_PROJECTS_TOPIC_ARN", ref="ProjectsTopic")
 
+# Its share of an account's deletion: the user's items, erased on user-deleted.
+USER_ERASURE = erasure.declare("projects", "Projects", ["ProjectsTable"])
+
 DECLARATION = Declaration(
     name="projects",
     publishes="project",
     resources={
+        **USER_ERASURE.resources,
         # Owner-first key; the stream feeds the projects publisher.
         "ProjectsTable": table("projects", ("userId", "projectId"), stream=True),
         "ProjectsTopic": topic("projects"),
@@ -19,6 +24,7 @@ DECLARATION = Declaration(
         "ProjectsPublisherDLQ": queue("projects-publisher-dlq"),
     },
     functions={
+        **USER_ERASURE.functions,
         "publish_project_changes": publisher(
             "ProjectsTable", "ProjectsTopic", "ProjectsPublisherDLQ", "TANDEM_PROJECTS_STREAM_ARN"
         ),
@@ -32,5 +38,5 @@ DECLARATION = Declaration(
             "dynamodb:Query",
         )
     },
-    settings=(TABLE, TOPIC_ARN),
+    settings=(TABLE, TOPIC_ARN, *USER_ERASURE.settings),
 )

@@ -3,6 +3,7 @@ Sync service once a change is in the change log) and its functions (core.registr
 
 from __future__ import annotations
 
+from chalicelib.accounts import erasure
 from chalicelib.core.registry import Declaration, Function, Setting, Trigger
 from chalicelib.core.resources import queue, table
 
@@ -18,9 +19,13 @@ CONNECTION_TTL = Setting("TANDEM_CONNECTION_TTL_SECONDS", default=str(2 * 3600 +
 
 _POST = ("execute-api:ManageConnections",)
 
+# Its share of an account's deletion: the user's items, erased on user-deleted.
+USER_ERASURE = erasure.declare("realtime", "Realtime", ["ConnectionsTable"])
+
 DECLARATION = Declaration(
     name="realtime",
     resources={
+        **USER_ERASURE.resources,
         # One item per open websocket, owner first (a push reads the owner's partition).
         # $disconnect names only the connection, so byConnection finds its owner. TTL
         # removes a connection whose $disconnect never came. Ephemeral: no backups.
@@ -45,6 +50,7 @@ DECLARATION = Declaration(
         ),
     },
     functions={
+        **USER_ERASURE.functions,
         # The websocket's functions, as Chalice names them.
         "websocket_connect": Function(
             timeout=10, allow={"ConnectionsTable": ("dynamodb:PutItem",)}
@@ -71,5 +77,12 @@ DECLARATION = Declaration(
             },
         ),
     },
-    settings=(CONNECTIONS_TABLE, PUSH_DLQ_URL, WEBSOCKET_API_ID, WEBSOCKET_STAGE, CONNECTION_TTL),
+    settings=(
+        CONNECTIONS_TABLE,
+        PUSH_DLQ_URL,
+        WEBSOCKET_API_ID,
+        WEBSOCKET_STAGE,
+        CONNECTION_TTL,
+        *USER_ERASURE.settings,
+    ),
 )

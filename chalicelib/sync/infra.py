@@ -5,6 +5,7 @@ consumer, which hands each change on to the realtime push once it is in the log
 
 from __future__ import annotations
 
+from chalicelib.accounts import erasure
 from chalicelib.core.registry import Declaration, Function, Setting, Trigger
 from chalicelib.core.resources import queue, queue_policy, subscription, table
 
@@ -18,9 +19,13 @@ RETENTION_DAYS = Setting("TANDEM_SYNC_RETENTION_DAYS", default="30")
 # Log entries one GET /sync reads at most (a page also ends by weight).
 PAGE_ENTRIES = Setting("TANDEM_SYNC_PAGE_ENTRIES", default="200")
 
+# Its share of an account's deletion: the user's change log, erased on user-deleted.
+USER_ERASURE = erasure.declare("sync", "Sync", ["SyncTable"])
+
 DECLARATION = Declaration(
     name="sync",
     resources={
+        **USER_ERASURE.resources,
         # One partition per user: the log entries (log#<seq>), the per-object pointers
         # (obj#<resource>#<id>), the user's sequence counter, and the ledger of offline
         # commands (cmd#<commandId>). No index: every read is a strongly consistent
@@ -44,6 +49,7 @@ DECLARATION = Declaration(
         ),
     },
     functions={
+        **USER_ERASURE.functions,
         "log_changes": Function(
             timeout=30,
             trigger=Trigger("TANDEM_SYNC_CHANGES_QUEUE_ARN", "SyncChangesQueue", "Arn"),
@@ -74,5 +80,12 @@ DECLARATION = Declaration(
             "dynamodb:Query",
         ),
     },
-    settings=(TABLE, CHANGES_DLQ_URL, PUSH_QUEUE_URL, RETENTION_DAYS, PAGE_ENTRIES),
+    settings=(
+        TABLE,
+        CHANGES_DLQ_URL,
+        PUSH_QUEUE_URL,
+        RETENTION_DAYS,
+        PAGE_ENTRIES,
+        *USER_ERASURE.settings,
+    ),
 )

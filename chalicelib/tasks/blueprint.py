@@ -2,6 +2,6 @@
 
 from chalicelib.core.blueprints import ServiceBlueprint
 
-from . import routes, triggers
+from . import account, routes, triggers
 
-bp = ServiceBlueprint(__name__, routes.bp, triggers.bp)
+bp = ServiceBlueprint(__name__, routes.bp, triggers.bp, account.bp)

@@ -3,6 +3,7 @@ to the projects topic with their queues (core.registry)."""
 
 from __future__ import annotations
 
+from chalicelib.accounts import erasure
 from chalicelib.core.registry import Declaration, Function, Setting, Trigger, publisher
 from chalicelib.core.resources import queue, queue_policy, subscription, table, topic
 
@@ -30,10 +31,14 @@ _TASKS = (
     "dynamodb:Query",
 )
 
+# Its share of an account's deletion: the user's items, erased on user-deleted.
+USER_ERASURE = erasure.declare("tasks", "Tasks", ["TasksTable", "TaskProjectsTable"])
+
 DECLARATION = Declaration(
     name="tasks",
     publishes="task",
     resources={
+        **USER_ERASURE.resources,
         # byProject serves ?projectId= and the cascade delete; byStatus serves ?status=.
         # Both are sparse: a tombstoned task leaves them.
         "TasksTable": table(
@@ -73,6 +78,7 @@ DECLARATION = Declaration(
         ),
     },
     functions={
+        **USER_ERASURE.functions,
         "publish_task_changes": publisher(
             "TasksTable", "TasksTopic", "TasksPublisherDLQ", "TANDEM_TASKS_STREAM_ARN"
         ),
@@ -127,5 +133,6 @@ DECLARATION = Declaration(
         CASCADE_MAX_TASKS,
         CASCADE_SWEEP_DELAY,
         CASCADE_TIME_MARGIN,
+        *USER_ERASURE.settings,
     ),
 )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from moto.moto_api import recorder
 
+from chalicelib.core import wiring
 from chalicelib.sync.log import Change, append
 from devstack.infra import Context
 
@@ -118,6 +119,20 @@ def exercise_every_route(api: Any, user: Any) -> None:
     ok(api.delete(f"/notes/{note_id}", user), 204)
     ok(api.delete(f"/tasks/{task_id}", user), 204)
     ok(api.delete(f"/projects/{project_id}", user), 204)
+    job = ok(api.post("/me/export", user, headers={"Idempotency-Key": "export"}), 202)
+    ok(api.get(f"/jobs/{job['jobId']}", user))
+    # A job whose message cannot be queued is failed at once (the router's UpdateItem).
+    wiring.override("aws.sqs", _UnreachableQueue())
+    try:
+        ok(api.post("/me/export", user), 500)
+    finally:
+        wiring.override("aws.sqs", None)
+    ok(api.delete("/me", user), 202)
+
+
+class _UnreachableQueue:
+    def send_message(self, **kwargs: Any) -> Any:
+        raise ConnectionError("the queue is unreachable")
 
 
 def test_api_calls_are_exactly_what_the_role_grants(

@@ -36,6 +36,7 @@ _QUEUE = "sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage"
 _POST_TO_CONNECTIONS = (
     "arn:AWS::Partition:execute-api:AWS::Region:AWS::AccountId:WebsocketAPI/api/POST/@connections/*"
 )
+_EXPORTS = "ExportsBucket.Arn/exports/*"
 EXPECTED_STATEMENTS = {
     "APIHandler": f"""
         {_LOGS} APIHandlerLogGroup.Arn
@@ -52,6 +53,10 @@ EXPECTED_STATEMENTS = {
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem IdempotencyTable.Arn
         lambda:InvokeFunction ProfileGatekeeper.Arn
         dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query SyncTable.Arn
+        dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem JobsTable.Arn
+        sqs:SendMessage JobsQueue.Arn
+        s3:GetObject ExportsBucket.Arn/exports/*
+        dynamodb:GetItem dynamodb:PutItem RevocationsTable.Arn
     """,
     "LogChanges": f"""
         {_LOGS} LogChangesLogGroup.Arn
@@ -59,6 +64,26 @@ EXPECTED_STATEMENTS = {
         dynamodb:BatchGetItem dynamodb:DeleteItem dynamodb:PutItem dynamodb:UpdateItem SyncTable.Arn
         sqs:SendMessage RealtimePushQueue.Arn
         sqs:SendMessage SyncChangesDLQ.Arn
+    """,
+    # The task manager, and the workers it runs: the export and the account deletion.
+    "RunJobs": f"""
+        {_LOGS} RunJobsLogGroup.Arn
+        {_QUEUE} JobsQueue.Arn
+        dynamodb:DeleteItem dynamodb:GetItem dynamodb:Query dynamodb:UpdateItem JobsTable.Arn
+        sqs:SendMessage JobsQueue.Arn
+        sqs:SendMessage JobsDLQ.Arn
+        dynamodb:DeleteItem dynamodb:Query ConnectionsTable.Arn
+        execute-api:ManageConnections {_POST_TO_CONNECTIONS}
+        lambda:InvokeFunction ProfileGatekeeper.Arn
+        dynamodb:Query ProjectsTable.Arn
+        dynamodb:BatchGetItem dynamodb:Query TasksTable.Arn
+        dynamodb:BatchGetItem TaskProjectsTable.Arn
+        dynamodb:Query NotesTable.Arn
+        s3:AbortMultipartUpload s3:DeleteObject s3:GetObject s3:PutObject {_EXPORTS}
+        sns:Publish AccountTopic
+        s3:ListBucket s3:ListBucketMultipartUploads ExportsBucket.Arn
+        cognito-idp:AdminDeleteUser UserPool.Arn
+        dynamodb:PutItem RevocationsTable.Arn
     """,
     # The gatekeeper: the only role on the profile table; it appends to the audit trail.
     "ProfileGatekeeper": f"""
@@ -127,6 +152,48 @@ EXPECTED_STATEMENTS = {
         dynamodb:DeleteItem dynamodb:Query ConnectionsTable.Arn
         execute-api:ManageConnections {_POST_TO_CONNECTIONS}
         sqs:SendMessage RealtimePushDLQ.Arn
+    """,
+    # Each service's share of an account deletion: its user's items, erased.
+    "EraseProjectsOfUser": f"""
+        {_LOGS} EraseProjectsOfUserLogGroup.Arn
+        {_QUEUE} ProjectsUserDeletionsQueue.Arn
+        dynamodb:BatchWriteItem dynamodb:Query ProjectsTable.Arn
+        sqs:SendMessage ProjectsUserDeletionsQueue.Arn
+        sqs:SendMessage ProjectsUserDeletionsDLQ.Arn
+        dynamodb:UpdateItem JobsTable.Arn
+    """,
+    "EraseTasksOfUser": f"""
+        {_LOGS} EraseTasksOfUserLogGroup.Arn
+        {_QUEUE} TasksUserDeletionsQueue.Arn
+        dynamodb:BatchWriteItem dynamodb:Query TasksTable.Arn
+        dynamodb:BatchWriteItem dynamodb:Query TaskProjectsTable.Arn
+        sqs:SendMessage TasksUserDeletionsQueue.Arn
+        sqs:SendMessage TasksUserDeletionsDLQ.Arn
+        dynamodb:UpdateItem JobsTable.Arn
+    """,
+    "EraseNotesOfUser": f"""
+        {_LOGS} EraseNotesOfUserLogGroup.Arn
+        {_QUEUE} NotesUserDeletionsQueue.Arn
+        dynamodb:BatchWriteItem dynamodb:Query NotesTable.Arn
+        sqs:SendMessage NotesUserDeletionsQueue.Arn
+        sqs:SendMessage NotesUserDeletionsDLQ.Arn
+        dynamodb:UpdateItem JobsTable.Arn
+    """,
+    "EraseSyncOfUser": f"""
+        {_LOGS} EraseSyncOfUserLogGroup.Arn
+        {_QUEUE} SyncUserDeletionsQueue.Arn
+        dynamodb:BatchWriteItem dynamodb:Query SyncTable.Arn
+        sqs:SendMessage SyncUserDeletionsQueue.Arn
+        sqs:SendMessage SyncUserDeletionsDLQ.Arn
+        dynamodb:UpdateItem JobsTable.Arn
+    """,
+    "EraseRealtimeOfUser": f"""
+        {_LOGS} EraseRealtimeOfUserLogGroup.Arn
+        {_QUEUE} RealtimeUserDeletionsQueue.Arn
+        dynamodb:BatchWriteItem dynamodb:Query ConnectionsTable.Arn
+        sqs:SendMessage RealtimeUserDeletionsQueue.Arn
+        sqs:SendMessage RealtimeUserDeletionsDLQ.Arn
+        dynamodb:UpdateItem JobsTable.Arn
     """,
 }
 
@@ -334,6 +401,10 @@ def test_only_stream_publishers_publish_to_topics(template: dict[str, Any]) -> N
         pairs = granted(statements_of(template, role_of(function)))
         topics = {resource for action, resource in pairs if action.startswith("sns:")}
         streams = [event["Stream"] for event in events_of(function, "DynamoDB")]
+        if logical_id == "RunJobs":
+            # user-deleted is no table's change: the account deletion job publishes it.
+            assert topics == {"AccountTopic"}, topics
+            continue
         if not streams:
             assert not topics, logical_id
             continue

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from marshmallow import fields
+
+from chalicelib.core.schema import DumpSchema, Timestamp
+
+
+class JobOut(DumpSchema):
+    job_id = fields.String(data_key="jobId")
+    type = fields.String()
+    status = fields.String()
+    progress = fields.Integer()
+    result = fields.Dict(allow_none=True)
+    error = fields.Dict(allow_none=True)
+    version = fields.Integer()
+    created_at = Timestamp(data_key="createdAt")
+    updated_at = Timestamp(data_key="updatedAt")
