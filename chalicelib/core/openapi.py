@@ -43,6 +43,9 @@ OPENAPI_VERSION = "3.1.0"
 BEARER = "cognito"
 # A field's metadata key for JSON Schema keywords that its custom validators enforce.
 OPENAPI_METADATA = "openapi"
+# A dump schema's field that an answer may leave out: metadata={"optional": True}.
+# Every other field it declares is required in the document (every answer has it).
+OPTIONAL_METADATA = "optional"
 JSON = "application/json"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +66,8 @@ RESPONSE_HEADERS = ("ETag", "Location", "Retry-After")
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f"
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TEXT_PATTERN = f"^[^{_CONTROL}]*$"
+# Free-form JSON inside a request body: every string and key in it is text.
+JSON_TEXT = "JsonText"
 NOT_BLANK_TEXT_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 
 
@@ -160,6 +165,11 @@ def _field_keywords(converter: Any, fld: fields.Field[Any], **kwargs: Any) -> di
             extra["pattern"] = "^" + str(validator.regex.pattern).replace(r"\Z", "$")
     # An unbound field is a query parameter's (apispec reads the schema class's fields).
     loads = isinstance(fld.root, LoadSchema) if fld.parent is not None else True
+    if loads and isinstance(fld, fields.Dict):
+        # Any JSON the body holds: its strings and keys are text too (core.schema).
+        extra["propertyNames"] = {"pattern": TEXT_PATTERN}
+        if not fld.value_field:
+            extra["additionalProperties"] = {"$ref": f"#/components/schemas/{JSON_TEXT}"}
     enumerated = any(isinstance(v, validate.OneOf) for v in validators)
     if loads and isinstance(fld, fields.String) and "pattern" not in extra and not enumerated:
         blank_refused = any(v is not_blank for v in validators)
@@ -182,6 +192,33 @@ def _clean_query_parameter(param: dict[str, Any]) -> dict[str, Any]:
     if schema.get("default", 0) is None:
         del schema["default"]
     return {**param, "schema": schema}
+
+
+def _json_text_component(spec: Any) -> None:
+    """Two levels deep (the resources' fields are scalars and lists of them): generators
+    such as openapi-python-client cannot parse a union that refers to itself."""
+    scalar = {"$ref": f"#/components/schemas/{JSON_TEXT}Scalar"}
+    spec.components.schema(
+        f"{JSON_TEXT}Scalar",
+        {"anyOf": [{"type": "string", "pattern": TEXT_PATTERN}, {"type": ["number", "boolean"]}]},
+    )
+    spec.components.schema(
+        JSON_TEXT,
+        {
+            "description": "A JSON value whose strings and keys are text (no C0 controls "
+            "but tab, line feed and carriage return): a scalar, or a list or object of them.",
+            "anyOf": [
+                scalar,
+                {"type": "null"},
+                {"type": "array", "items": scalar},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": TEXT_PATTERN},
+                    "additionalProperties": scalar,
+                },
+            ],
+        },
+    )
 
 
 def _problem_components(spec: Any) -> None:
@@ -374,6 +411,7 @@ def build_document(
         },
     )
     _problem_components(spec)
+    _json_text_component(spec)
     for name, header in _HEADER_COMPONENTS.items():
         spec.components.header(name, header)
     for name, param in _PARAMETER_COMPONENTS.items():
@@ -508,18 +546,37 @@ def _dump_schemas_are_complete(
     }
     schemas = document["components"]["schemas"]
     pending = list(dumped)
+    optional_fields = {
+        _schema_name(cls): {
+            fld.data_key or key
+            for key, fld in cls._declared_fields.items()
+            if fld.metadata.get(OPTIONAL_METADATA)
+        }
+        for cls in _dump_schema_classes()
+    }
     while pending:
         name = pending.pop()
         schema = schemas.get(name)
         if schema is None or "properties" not in schema:
             continue
-        schema["required"] = sorted(schema["properties"])
+        optional = optional_fields.get(name, set())
+        schema["required"] = sorted(set(schema["properties"]) - optional)
         for prop in schema["properties"].values():
             for ref in _refs(prop):
                 nested = ref.rsplit("/", 1)[-1]
                 if nested not in dumped:
                     dumped.add(nested)
                     pending.append(nested)
+
+
+def _dump_schema_classes() -> list[type[Schema]]:
+    found: list[type[Schema]] = []
+    pending: list[type[Schema]] = [DumpSchema]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            found.append(sub)
+            pending.append(sub)
+    return found
 
 
 def _refs(value: Any) -> Iterable[str]:

@@ -108,9 +108,12 @@ class BatchIn(LoadSchema):
 class ResultOut(DumpSchema):
     command_id = fields.String(data_key="commandId")
     status = fields.String(validate=validate.OneOf(("ok", "conflict", "error")))
-    object = fields.Method("_object")
-    problem = fields.Dict()
-    object_omitted = fields.Boolean(data_key="objectOmitted", attribute="omitted")
+    # optional: an answer may leave them out (the OpenAPI document, core.openapi).
+    object = fields.Method("_object", metadata={"optional": True})
+    problem = fields.Dict(metadata={"optional": True})
+    object_omitted = fields.Boolean(
+        data_key="objectOmitted", attribute="omitted", metadata={"optional": True}
+    )
 
     def _object(self, result: Result) -> Any:
         if result.object is None or result.resource is None:

@@ -712,3 +712,21 @@ def test_the_api_is_throttled_and_says_when_to_retry(template: dict[str, Any]) -
         assert response["responseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
         problem = json.loads(response["responseTemplates"]["application/json"])
         assert problem["status"] == 429
+
+
+def test_the_api_describes_itself_in_the_package(template: dict[str, Any], packaged) -> None:
+    """GET /openapi.json, /docs and its files are routes of the packaged API, without the
+    authorizer; the zip carries apispec and the vendored Swagger UI the page loads."""
+    import zipfile
+
+    paths = _definition(template)["paths"]
+    for path in ("/openapi.json", "/docs", "/docs/{asset}", "/health"):
+        assert "security" not in paths[path]["get"], path
+    assert paths["/tasks"]["get"]["security"]
+    with zipfile.ZipFile(packaged.zip_path) as archive:
+        names = set(archive.namelist())
+    assert "chalicelib/meta/static/swagger-ui/swagger-ui-bundle.js" in names
+    assert "chalicelib/meta/static/docs/index.html" in names
+    assert "apispec/ext/marshmallow/__init__.py" in names or any(
+        n.startswith("apispec/ext/marshmallow/") for n in names
+    )

@@ -29,6 +29,11 @@ def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
     body = case.body
     if not isinstance(body, dict):
         return
+    if case.path == "/sync" and isinstance(body.get("commands"), list):
+        for index, command in enumerate(body["commands"]):
+            if isinstance(command, dict):
+                _sync_command_in_order(command, index)
+        return
     if case.path == "/me":
         # A time zone of the right form must also be in the IANA database.
         if body.get("timeZone") not in _time_zones():
@@ -49,3 +54,28 @@ def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
 @cache
 def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
+
+
+def _sync_command_in_order(command: dict[str, Any], index: int) -> None:
+    """POST /sync's rules across a command's fields: commandIds and tempIds are unique in
+    a batch; a create has a tempId and fields and no id or baseVersion; an update has
+    fields; update and delete name their object by id or tempId, not both; a delete has
+    no fields."""
+    command["commandId"] = f"c{index}"
+    if "tempId" in command:
+        command["tempId"] = f"t{index}"
+    kind = command.get("type")
+    if kind == "create":
+        command.pop("id", None)
+        command.pop("baseVersion", None)
+        command["tempId"] = f"t{index}"
+        command.setdefault("fields", {})
+    elif kind in ("update", "delete"):
+        if "id" in command and "tempId" in command:
+            del command["tempId"]
+        elif "id" not in command and "tempId" not in command:
+            command["id"] = "01M8W00000000000000000000"
+        if kind == "update":
+            command.setdefault("fields", {})
+        else:
+            command.pop("fields", None)
