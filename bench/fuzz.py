@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -41,6 +42,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=random.randrange(2**31))
     parser.add_argument("--examples", type=int, default=150, help="per operation, per round")
     args = parser.parse_args()
+    # A SIGTERM unwinds like Ctrl-C, so the stack started below is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     total, rounds, summaries = 0, 0, []
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
