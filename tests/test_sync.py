@@ -362,3 +362,26 @@ def test_purge_removes_only_what_expired_and_erasure_removes_everything(
     gone_log = problem(api.get(f"/sync?cursor={cursor}", alice), 410)
     assert gone_log["type"].endswith(":sync-cursor-expired")
     assert sync_all(api, bob)[0]["projects"]  # bob's log is untouched
+
+
+def test_the_backfill_logs_what_was_written_before_the_log(
+    api: Api, alice: User, project_of: Any
+) -> None:
+    """No pump runs: the objects exist, their events never reached the log."""
+    from chalicelib.sync.backfill import Position, backfill_page
+
+    project = project_of(alice)
+    task = api.post("/tasks", alice, {"title": "old", "projectId": project["projectId"]}).json
+    note = api.post("/notes", alice, {"title": "old"}).json
+    assert sync_all(api, alice)[0]["tasks"] == []
+    at: Position | None = Position()
+    pages = 0
+    while at is not None:
+        _, at = backfill_page(alice.sub, at, limit=1)
+        pages += 1
+    snapshot, _ = sync_all(api, alice)
+    assert ids(snapshot["projects"], "projectId") == [project["projectId"]]
+    assert ids(snapshot["tasks"], "taskId") == [task["taskId"]]
+    assert ids(snapshot["notes"], "noteId") == [note["noteId"]]
+    # Again: nothing new (idempotent).
+    assert backfill_page(alice.sub, Position("task"))[0] == 0

@@ -348,3 +348,55 @@ def test_deletion_is_immediate_for_concurrent_clients_and_undoes_no_2xx(
         item = stored(contract, "tasks", dave, "taskId", task_id)
         assert "deletedAt" in item, (o, item)
         assert int(item["version"]["N"]) > o.body["version"]  # the tombstone came after
+
+
+def test_offline_commands_over_http_and_a_push_means_sync_has_the_change(
+    contract: dict[str, str], carol: Account
+) -> None:
+    """POST /sync applies an offline batch (a task in a project created in the same
+    batch); the push of each change comes only once GET /sync can return it."""
+
+    def sync(cursor: str | None) -> tuple[dict[str, list[Any]], str]:
+        merged: dict[str, list[Any]] = {"projects": [], "tasks": [], "notes": [], "deleted": []}
+        while True:
+            reply = call(
+                contract, "GET", "/sync" + (f"?cursor={cursor}" if cursor else ""), carol.id_token
+            )
+            assert reply.status == 200, reply.raw
+            for name in merged:
+                merged[name] += reply.json[name]
+            cursor = reply.json["cursor"]
+            if not reply.json["hasMore"]:
+                return merged, cursor
+
+    _, cursor = sync(None)
+    batch = {
+        "commands": [
+            {
+                "commandId": "e2e-1",
+                "type": "create",
+                "resource": "project",
+                "tempId": "p",
+                "fields": {"name": "From the plane"},
+            },
+            {
+                "commandId": "e2e-2",
+                "type": "create",
+                "resource": "task",
+                "tempId": "t",
+                "fields": {"title": "Unpack", "projectId": "p"},
+            },
+        ]
+    }
+    with websocket(contract, carol.id_token) as socket:
+        reply = call(contract, "POST", "/sync", carol.id_token, batch)
+        assert reply.status == 200, reply.raw
+        assert [r["status"] for r in reply.json["results"]] == ["ok", "ok"]
+        task_id = reply.json["idMap"]["t"]
+        pushes_until(socket, lambda m: m.get("id") == task_id, SETTLE_TIMEOUT)
+        # At the moment of the push, the change is in the log.
+        changes, _ = sync(cursor)
+    assert [t["taskId"] for t in changes["tasks"]] == [task_id]
+    assert changes["tasks"][0]["projectId"] == reply.json["idMap"]["p"]
+    replay = call(contract, "POST", "/sync", carol.id_token, batch)
+    assert replay.json == reply.json
