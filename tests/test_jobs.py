@@ -221,3 +221,18 @@ def test_export_holds_what_the_api_lists(
     # Only the export itself is left in the bucket: no tails, no pending uploads.
     listing = aws.client("s3").list_objects_v2(Bucket=stack.names["ExportsBucket"])
     assert [o["Key"] for o in listing["Contents"]] == [f"exports/{alice.sub}/{job_id}.json"]
+
+
+def test_an_export_over_one_part_is_a_multipart_document(api, alice, pump, aws, stack, gatekeeper):
+    # 60 notes of 100,000 characters: 6 MB of JSON, more than one 5 MiB part.
+    body = "".join(chr(0x41 + (n % 26)) for n in range(100_000))
+    for n in range(60):
+        assert api.post("/notes", alice, {"title": f"N{n}", "body": body}).status == 201
+    job_id = api.post("/me/export", alice).json["jobId"]
+    pump.drain()
+    reply = api.get(f"/jobs/{job_id}", alice).json
+    assert reply["status"] == "succeeded", reply
+    assert reply["result"]["bytes"] > 5 * 1024 * 1024
+    document = exported(aws, stack, reply)
+    assert document["notes"] == listed(api, alice, "/notes")
+    assert len(document["notes"]) == 60
