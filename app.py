@@ -3,7 +3,7 @@
 from chalice.app import Chalice
 
 from chalicelib.accounts.blueprint import bp as account
-from chalicelib.core import chalice_local, local_auth
+from chalicelib.core import chalice_local, local_auth, observability
 from chalicelib.core.http import make_router_middleware
 from chalicelib.core.transport import add_transport_routes
 from chalicelib.jobs.blueprint import bp as jobs
@@ -21,6 +21,9 @@ chalice_local.guard()
 app = Chalice(app_name="tandem", configure_logs=False)
 # The realtime service's websocket handlers (chalice package refuses them without this).
 app.experimental_feature_flags.update(["WEBSOCKETS"])
+# One X-Ray subsegment per invocation of any function, annotated with its correlation id
+# (registered first: the outermost middleware, around the router's).
+app.register_middleware(observability.tracing_middleware, "all")
 # API Gateway's Cognito authorizer verifies tokens in dev/prod; the router checks them
 # itself only when the stage is local (decided per request, see core.local_auth).
 app.register_middleware(

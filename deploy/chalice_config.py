@@ -84,6 +84,9 @@ def config(project: Path = ROOT) -> dict[str, Any]:
         "stages": {stage: stage_config(stage, project) for stage in STAGES},
         "lambda_timeout": DEFAULT_TIMEOUT,
         "lambda_memory_size": DEFAULT_MEMORY,
+        # Active X-Ray tracing on every function (core.observability), on both deploy paths:
+        # `chalice package` writes Tracing: Active, `chalice deploy` sets TracingConfig.
+        "xray": True,
         "lambda_functions": {
             name: function_settings(function) for name, function in registry.functions().items()
         },

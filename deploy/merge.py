@@ -30,6 +30,7 @@ from .policies import (
     QUEUE_TRIGGER_ACTIONS,
     STAR_ACTIONS,
     STREAM_TRIGGER_ACTIONS,
+    TRACING_ACTIONS,
     arn_of,
     functions_table,
     statement,
@@ -151,7 +152,11 @@ class MergeBuilder:
 
     def _function(self, function: Function) -> None:
         spec = self.specs[function.name]
-        statements = [statement("OwnLogGroup", OWN_LOG_ACTIONS, get_att(function.log_group_id))]
+        statements = [
+            statement("OwnLogGroup", OWN_LOG_ACTIONS, get_att(function.log_group_id)),
+            # X-Ray takes no resource in these actions: the one Resource "*" (decisions.md).
+            statement("Tracing", TRACING_ACTIONS, "*"),
+        ]
         for ref, actions in (spec.get("allow") or {}).items():
             outside = sorted(set(actions) - STAR_ACTIONS)
             if ref == "*" and outside:

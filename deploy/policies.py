@@ -16,6 +16,8 @@ STAR_ACTIONS = frozenset(
     {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
 )
 OWN_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# Every function is traced (core.observability): sending its segments to X-Ray.
+TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 QUEUE_TRIGGER_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # As AWS documents for a Lambda reading a DynamoDB stream, on the stream's ARN.
 STREAM_TRIGGER_ACTIONS = (

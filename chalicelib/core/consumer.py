@@ -10,6 +10,7 @@ once with the reason as a message attribute, and does not fail its neighbours.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from .batch import batch_response
 from .events import Envelope, PoisonMessage, parse_envelope
 from .log import bind_correlation_id, logger
+from .observability import count
 from .wiring import aws
 
 EnvelopeHandler = Callable[[Envelope, SQSRecord], None]
@@ -51,6 +53,10 @@ def _dead_letter(record: SQSRecord, reason: str, dead_letter_url: str) -> None:
     )
 
 
+def _function_name() -> str:
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
+
+
 def consume(
     event: Mapping[str, Any],
     handle: EnvelopeHandler,
@@ -69,6 +75,7 @@ def consume(
                 extra={"messageId": record.message_id, "reason": str(poison)},
             )
             _dead_letter(record, str(poison), dead_letter_url())
+            count("ConsumerFailures", kind="poison", function=_function_name())
         except Exception:
             # Reported as this record's failure: SQS redelivers it, then redrives it.
             log.exception(
@@ -81,6 +88,8 @@ def consume(
         event=dict(event), record_handler=handle_record, processor=processor
     )
     failed = [str(entry["itemIdentifier"]) for entry in response.get("batchItemFailures", [])]
+    if failed:
+        count("ConsumerFailures", len(failed), kind="retried", function=_function_name())
     return batch_response(failed, len(event.get("Records") or []))
 
 
@@ -96,14 +105,17 @@ def hand_on_cascade(
     name: str,
     *,
     finished: bool,
-    did_work: bool,
+    size: int,
     sweep_delay: int,
 ) -> None:
     """A cascade works on one event in bounded rounds, each a message on its own queue.
     A round that did not finish hands the event on at once. The round that finishes hands
     it on once more, delayed, as a sweep: an index is eventually consistent, so an item
     written just before the event may not have been visible to the query yet. A sweep
-    that found nothing ends it."""
+    that found nothing ends it. `size` is how many items this round did (the metric
+    CascadeSize, core.observability)."""
+    count("CascadeSize", size, cascade=name)
+    did_work = size > 0
     was_sweep = string_attribute(record, f"{name}Sweep") == "true"
     if finished and was_sweep and not did_work:
         return

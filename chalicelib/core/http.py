@@ -25,6 +25,7 @@ from .errors import (
 )
 from .identity import current_user_id
 from .log import bind_correlation_id, logger
+from .observability import count
 from .problems import PROBLEM_CONTENT_TYPE, problem_of
 from .schema import LoadSchema, printable_key, text_errors
 from .settings import get_settings
@@ -167,6 +168,7 @@ def make_router_middleware(
                 "durationMs": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+        count("Requests", status=str(response.status_code))
         return response
 
     return router

@@ -9,6 +9,7 @@ from typing import TextIO
 from aws_lambda_powertools import Logger
 
 from . import context
+from .observability import annotate_correlation_id
 from .wiring import Dependency
 
 
@@ -33,8 +34,9 @@ logger = Dependency(
 
 def bind_correlation_id(value: str) -> None:
     """The correlation id of what this thread handles now: for the events it writes
-    (core.context) and on every log line it emits. Context-local, not Logger.
+    (core.context), on every log line it emits, and on its X-Ray trace. Context-local, not Logger.
     set_correlation_id, which is process-wide: the local stack serves requests and
     event batches on many threads of one process, and each line must carry its own."""
     context.set_correlation_id(value)
     logger().thread_safe_append_keys(correlation_id=value)
+    annotate_correlation_id(value)

@@ -11,6 +11,7 @@ answer, it fails the whole batch instead (core.batch).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,6 +22,7 @@ from .batch import batch_response
 from .events import Envelope, Subject, event_id, resource_of_source
 from .log import bind_correlation_id, logger
 from .models import ChangeTracking
+from .observability import count
 from .wiring import aws
 
 Image = Mapping[str, Any]
@@ -111,8 +113,22 @@ def publish_changes(
 ) -> dict[str, Any]:
     """Publishes in order; returns Lambda's partial batch response (core.batch: raises
     where the mapping would not read it)."""
-    log = logger()
     topic_arn = change_source.topic_arn()
+    published: Counter[str] = Counter()
+    try:
+        return _publish_in_order(records, change_source, topic_arn, published)
+    finally:
+        for event_type, number in published.items():
+            count("EventsPublished", number, type=event_type)
+
+
+def _publish_in_order(
+    records: Sequence[Mapping[str, Any]],
+    change_source: ChangeSource,
+    topic_arn: str,
+    published: Counter[str],
+) -> dict[str, Any]:
+    log = logger()
     for record in records:
         sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
         try:
@@ -121,6 +137,7 @@ def publish_changes(
                 continue
             bind_correlation_id(envelope.correlation_id)
             publish(envelope, topic_arn)
+            published[envelope.type] += 1
             log.info("published", extra={"eventId": envelope.event_id, "type": envelope.type})
         except Exception:
             log.exception(

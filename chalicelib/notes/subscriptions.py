@@ -56,7 +56,7 @@ def on_reference_deleted(
             infra.UNLINKS_QUEUE_URL.value,
             CASCADE,
             finished=outcome.finished,
-            did_work=bool(outcome.unlinked),
+            size=outcome.unlinked,
             sweep_delay=sweep_delay,
         )
 

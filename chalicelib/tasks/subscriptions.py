@@ -75,7 +75,7 @@ def on_project_deleted(
             infra.DELETIONS_QUEUE_URL.value,
             CASCADE,
             finished=outcome.finished,
-            did_work=bool(outcome.tombstoned),
+            size=outcome.tombstoned,
             sweep_delay=sweep_delay,
         )
 

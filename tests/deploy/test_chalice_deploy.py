@@ -196,6 +196,7 @@ def _check_deployed(endpoint: str, project: Path, stage_plan: Any) -> None:
     for function in stage_plan.functions:
         configuration = deployed[function.deployed_name]
         variables = configuration["Environment"]["Variables"]
+        assert configuration["TracingConfig"] == {"Mode": "Active"}
         assert configuration["Role"].endswith(f":role/tandem-{STAGE}-{function.name}")
         assert function.deployed_name == chalice_function_name(STAGE, function.name)
         if function.mappings:

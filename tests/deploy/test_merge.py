@@ -107,6 +107,7 @@ def test_a_stream_handler_gets_its_source_options_alarm_and_permissions() -> Non
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             {"Fn::GetAtt": ["PublishLogGroup", "Arn"]},
         ),
+        ("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
         ("ThingsTopic", ["sns:Publish"], {"Ref": "ThingsTopic"}),
         (
             "PublishDynamodbEventSourceStream",

@@ -47,6 +47,7 @@ def test_both_paths_give_every_function_the_same_statements(template, stage_plan
 def test_both_paths_give_the_same_environment_and_mapping_options(template, stage_plan):
     for function in stage_plan.functions:
         properties = template["Resources"][function.logical_id]["Properties"]
+        assert properties["Tracing"] == "Active"  # Chalice's `xray`, on both paths
         variables = dict(properties["Environment"]["Variables"])
         # Set by `finish` together with the options, never before (core.batch).
         assert variables.pop(BATCH_ITEM_FAILURES.env, None) == (

@@ -28,6 +28,8 @@ from .conftest import STAGE
 # function logical id -> "actions... resource" lines. A resource is written as the
 # intrinsic names it: X (Ref X), X.Attr (GetAtt), X.Arn/suffix (Sub "${X.Arn}/suffix").
 _LOGS = "logs:CreateLogStream logs:PutLogEvents"
+# X-Ray has no resource-level permissions for these: the one documented Resource "*".
+_TRACING = "xray:PutTelemetryRecords xray:PutTraceSegments *"
 _STREAM = (
     "dynamodb:DescribeStream dynamodb:GetRecords dynamodb:GetShardIterator dynamodb:ListStreams"
 )
@@ -40,6 +42,7 @@ _EXPORTS = "ExportsBucket.Arn/exports/*"
 EXPECTED_STATEMENTS = {
     "APIHandler": f"""
         {_LOGS} APIHandlerLogGroup.Arn
+        {_TRACING}
         dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query ProjectsTable.Arn
         dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query TasksTable.Arn
         dynamodb:ConditionCheckItem TasksTable.Arn
@@ -60,6 +63,7 @@ EXPECTED_STATEMENTS = {
     """,
     "LogChanges": f"""
         {_LOGS} LogChangesLogGroup.Arn
+        {_TRACING}
         {_QUEUE} SyncChangesQueue.Arn
         dynamodb:BatchGetItem dynamodb:DeleteItem dynamodb:PutItem dynamodb:UpdateItem SyncTable.Arn
         sqs:SendMessage RealtimePushQueue.Arn
@@ -88,35 +92,41 @@ EXPECTED_STATEMENTS = {
     # The gatekeeper: the only role on the profile table; it appends to the audit trail.
     "ProfileGatekeeper": f"""
         {_LOGS} ProfileGatekeeperLogGroup.Arn
+        {_TRACING}
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem ProfilesTable.Arn
         dynamodb:PutItem ProfileAuditTable.Arn
     """,
     "PublishProjectChanges": f"""
         {_LOGS} PublishProjectChangesLogGroup.Arn
+        {_TRACING}
         {_STREAM} ProjectsTable.StreamArn
         sns:Publish ProjectsTopic
         sqs:SendMessage ProjectsPublisherDLQ.Arn
     """,
     "PublishTaskChanges": f"""
         {_LOGS} PublishTaskChangesLogGroup.Arn
+        {_TRACING}
         {_STREAM} TasksTable.StreamArn
         sns:Publish TasksTopic
         sqs:SendMessage TasksPublisherDLQ.Arn
     """,
     "PublishNoteChanges": f"""
         {_LOGS} PublishNoteChangesLogGroup.Arn
+        {_TRACING}
         {_STREAM} NotesTable.StreamArn
         sns:Publish NotesTopic
         sqs:SendMessage NotesPublisherDLQ.Arn
     """,
     "OnProjectUpserted": f"""
         {_LOGS} OnProjectUpsertedLogGroup.Arn
+        {_TRACING}
         {_QUEUE} TasksProjectUpsertsQueue.Arn
         dynamodb:PutItem TaskProjectsTable.Arn
         sqs:SendMessage TasksProjectUpsertsDLQ.Arn
     """,
     "OnProjectDeleted": f"""
         {_LOGS} OnProjectDeletedLogGroup.Arn
+        {_TRACING}
         {_QUEUE} TasksProjectDeletionsQueue.Arn
         dynamodb:PutItem TaskProjectsTable.Arn
         dynamodb:Query TasksTable.Arn/index/byProject
@@ -126,6 +136,7 @@ EXPECTED_STATEMENTS = {
     """,
     "OnReferenceDeleted": f"""
         {_LOGS} OnReferenceDeletedLogGroup.Arn
+        {_TRACING}
         {_QUEUE} NotesUnlinksQueue.Arn
         dynamodb:Query NotesTable.Arn/index/byProject
         dynamodb:Query NotesTable.Arn/index/byTask
@@ -135,19 +146,23 @@ EXPECTED_STATEMENTS = {
     """,
     "WebsocketConnect": f"""
         {_LOGS} WebsocketConnectLogGroup.Arn
+        {_TRACING}
         dynamodb:PutItem ConnectionsTable.Arn
     """,
     "WebsocketDisconnect": f"""
         {_LOGS} WebsocketDisconnectLogGroup.Arn
+        {_TRACING}
         dynamodb:Query ConnectionsTable.Arn/index/byConnection
         dynamodb:DeleteItem ConnectionsTable.Arn
     """,
     "WebsocketMessage": f"""
         {_LOGS} WebsocketMessageLogGroup.Arn
+        {_TRACING}
         execute-api:ManageConnections {_POST_TO_CONNECTIONS}
     """,
     "PushChanges": f"""
         {_LOGS} PushChangesLogGroup.Arn
+        {_TRACING}
         {_QUEUE} RealtimePushQueue.Arn
         dynamodb:DeleteItem dynamodb:Query ConnectionsTable.Arn
         execute-api:ManageConnections {_POST_TO_CONNECTIONS}
@@ -438,8 +453,13 @@ def _touches(statement: dict[str, Any], logical_id: str) -> bool:
         if isinstance(statement["Resource"], list)
         else [statement["Resource"]]
     )
+    actions = (
+        statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    )
+    # "*" with only the unscoped actions (X-Ray) reaches no table.
+    wildcard = not set(actions) <= STAR_ACTIONS
     return any(
-        target == "*" or name_of(target).split(".")[0].split("/")[0] == logical_id
+        (wildcard if target == "*" else name_of(target).split(".")[0].split("/")[0] == logical_id)
         for target in targets
     )
 
