@@ -132,3 +132,30 @@ def test_tracing_is_off_outside_lambda():
     assert observability.tracer().disabled
     with observability.traced("anything"):
         observability.annotate_correlation_id("x")
+
+
+def test_job_outcomes_are_counted(api, alice, pump, metrics):
+    from app import app
+    from chalicelib.jobs import service as jobs
+    from chalicelib.jobs.workers import Done, JobRun, PermanentFailure, Registry, discover
+    from devstack.lambda_api import InProcessLambda
+    from devstack.pump import lambda_invoker
+
+    from .conftest import STAGE
+
+    wiring.override("aws.lambda", InProcessLambda(app, lambda_invoker(app, STAGE)))
+
+    def works(run: JobRun) -> Done:
+        return Done({"ok": True})
+
+    def breaks(run: JobRun) -> Done:
+        raise PermanentFailure("never")
+
+    real = discover()
+    added = {("test", "works"): works, ("test", "breaks"): breaks}
+    wiring.override("jobs.workers", Registry({**real.workers, **added}, real.presenters))
+    jobs.submit(alice.sub, "test", "test", "works", {}, "corr-1")
+    jobs.submit(alice.sub, "test", "test", "breaks", {}, "corr-2")
+    pump.drain()
+    outcomes = sorted((d["action"], d["outcome"]) for _, d in metrics.of("JobOutcomes"))
+    assert outcomes == [("breaks", "failed"), ("works", "succeeded")]

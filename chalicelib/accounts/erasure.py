@@ -120,7 +120,7 @@ def consumer(
                 participation.queue_url.value,
                 ERASURE,
                 finished=False,
-                did_work=bool(deleted),
+                size=deleted,
                 sweep_delay=0,
             )
 

@@ -31,9 +31,11 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from chalicelib.core.batch import batch_response
 from chalicelib.core.ids import new_id
 from chalicelib.core.log import bind_correlation_id, logger
 from chalicelib.core.models import condition_failed, utcnow
+from chalicelib.core.observability import count
 from chalicelib.core.problems import PROBLEM_TYPE_PREFIX
 from chalicelib.core.wiring import aws
 
@@ -132,6 +134,7 @@ def _fail(job: Job, run_id: str, detail: str, body: str, reason: str, notify: No
         ],
         Job.run_id == run_id,
     ):
+        count("JobOutcomes", action=job.action, outcome="failed")
         dead_letter(body, reason)
         _notify(job, notify)
 
@@ -275,6 +278,7 @@ def _hand_on(job: Job, run_id: str, step: int, outcome: Continue, notify: Notify
 
 def _finish(job: Job, run_id: str, outcome: Done, notify: Notify) -> None:
     if outcome.forget:
+        count("JobOutcomes", action=job.action, outcome="succeeded")
         return  # the worker removed the record (and everything else of the user)
     if _update(
         job,
@@ -289,6 +293,7 @@ def _finish(job: Job, run_id: str, outcome: Done, notify: Notify) -> None:
         ],
         Job.run_id == run_id,
     ):
+        count("JobOutcomes", action=job.action, outcome="succeeded")
         _notify(job, notify)
 
 
@@ -300,6 +305,9 @@ def run_jobs(event: Mapping[str, Any], seconds_left: SecondsLeft, notify: Notify
         run_message(record.body or "", seconds_left, notify)
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return dict(
-        process_partial_response(event=dict(event), record_handler=handle, processor=processor)
+    response = process_partial_response(
+        event=dict(event), record_handler=handle, processor=processor
     )
+    # Raises instead where the mapping would ignore batchItemFailures (core.batch).
+    failed = [str(entry["itemIdentifier"]) for entry in response.get("batchItemFailures", [])]
+    return batch_response(failed, len(event.get("Records") or []))

@@ -72,6 +72,7 @@ EXPECTED_STATEMENTS = {
     # The task manager, and the workers it runs: the export and the account deletion.
     "RunJobs": f"""
         {_LOGS} RunJobsLogGroup.Arn
+        {_TRACING}
         {_QUEUE} JobsQueue.Arn
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:Query dynamodb:UpdateItem JobsTable.Arn
         sqs:SendMessage JobsQueue.Arn
@@ -171,6 +172,7 @@ EXPECTED_STATEMENTS = {
     # Each service's share of an account deletion: its user's items, erased.
     "EraseProjectsOfUser": f"""
         {_LOGS} EraseProjectsOfUserLogGroup.Arn
+        {_TRACING}
         {_QUEUE} ProjectsUserDeletionsQueue.Arn
         dynamodb:BatchWriteItem dynamodb:Query ProjectsTable.Arn
         sqs:SendMessage ProjectsUserDeletionsQueue.Arn
@@ -179,6 +181,7 @@ EXPECTED_STATEMENTS = {
     """,
     "EraseTasksOfUser": f"""
         {_LOGS} EraseTasksOfUserLogGroup.Arn
+        {_TRACING}
         {_QUEUE} TasksUserDeletionsQueue.Arn
         dynamodb:BatchWriteItem dynamodb:Query TasksTable.Arn
         dynamodb:BatchWriteItem dynamodb:Query TaskProjectsTable.Arn
@@ -188,6 +191,7 @@ EXPECTED_STATEMENTS = {
     """,
     "EraseNotesOfUser": f"""
         {_LOGS} EraseNotesOfUserLogGroup.Arn
+        {_TRACING}
         {_QUEUE} NotesUserDeletionsQueue.Arn
         dynamodb:BatchWriteItem dynamodb:Query NotesTable.Arn
         sqs:SendMessage NotesUserDeletionsQueue.Arn
@@ -196,6 +200,7 @@ EXPECTED_STATEMENTS = {
     """,
     "EraseSyncOfUser": f"""
         {_LOGS} EraseSyncOfUserLogGroup.Arn
+        {_TRACING}
         {_QUEUE} SyncUserDeletionsQueue.Arn
         dynamodb:BatchWriteItem dynamodb:Query SyncTable.Arn
         sqs:SendMessage SyncUserDeletionsQueue.Arn
@@ -204,6 +209,7 @@ EXPECTED_STATEMENTS = {
     """,
     "EraseRealtimeOfUser": f"""
         {_LOGS} EraseRealtimeOfUserLogGroup.Arn
+        {_TRACING}
         {_QUEUE} RealtimeUserDeletionsQueue.Arn
         dynamodb:BatchWriteItem dynamodb:Query ConnectionsTable.Arn
         sqs:SendMessage RealtimeUserDeletionsQueue.Arn
