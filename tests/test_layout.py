@@ -92,8 +92,15 @@ def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
-# Only under `chalice local` in the project's checkout, where devstack is (core.chalice_local).
-_CHALICE_LOCAL_GUARD = {"devstack.chalice_local", "devstack.chalice_local.serve_local_stage_only"}
+# Only when chalice's CLI loads the app in the project's checkout, where devstack and deploy
+# are (core.chalice_local): `chalice local` is checked by the local stack, `chalice
+# package`/`deploy` by the packaging. In Lambda neither import is reached.
+_CHALICE_LOCAL_GUARD = {
+    "devstack.chalice_local",
+    "devstack.chalice_local.serve_local_stage_only",
+    "deploy.chalice_cli",
+    "deploy.chalice_cli.check_cli",
+}
 
 
 def test_the_app_imports_neither_the_local_stack_nor_the_packaging():
