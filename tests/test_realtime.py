@@ -369,3 +369,15 @@ def test_a_failed_send_is_retried_not_lost(alice: User, ws: Websocket) -> None:
     with pytest.raises(RuntimeError):
         service.push(alice.sub, {"type": "changed"}, broken)
     assert len(stored_connections(alice)) == 1  # not mistaken for a gone connection
+
+
+def test_a_deleted_users_token_is_refused(ws: Websocket, alice: User, bob: User) -> None:
+    from chalicelib.core import revocation
+
+    revocation.revoke(alice.sub, revocation.DELETING, readable="/jobs/x")
+    _, reply = ws.connect(alice.id_token)
+    assert reply["statusCode"] == 401
+    assert "deleted" in json.loads(reply["body"])["detail"]
+    assert stored_connections(alice) == set()
+    _, reply = ws.connect(bob.id_token)
+    assert reply == {"statusCode": 200}

@@ -59,14 +59,21 @@ def _actual_path(request: Request) -> str:
     return path
 
 
-def check(request: Request, user_id: str) -> None:
-    """Raises Unauthorized when the caller's account is deleted or being deleted."""
+def _entry(user_id: str) -> Revocation | None:
     try:
         entry = Revocation.get(user_id, consistent_read=True)
     except DoesNotExist:
-        return
+        return None
     if entry.expires_at is not None and entry.expires_at < utcnow():
-        return  # expired, TTL has not removed it yet; no token of that user is valid
+        return None  # expired, TTL has not removed it yet; no token of that user is valid
+    return entry
+
+
+def check(request: Request, user_id: str) -> None:
+    """Raises Unauthorized when the caller's account is deleted or being deleted."""
+    entry = _entry(user_id)
+    if entry is None:
+        return
     if (
         entry.state == DELETING
         and request.method in ("GET", "HEAD")
@@ -74,3 +81,10 @@ def check(request: Request, user_id: str) -> None:
     ):
         return
     raise Unauthorized("The account has been deleted.")
+
+
+def refuse_revoked(user_id: str) -> None:
+    """For entry points other than the router (the websocket's $connect): a deleted or
+    deleting user is refused outright."""
+    if _entry(user_id) is not None:
+        raise Unauthorized("The account has been deleted.")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 
+from chalicelib.core import revocation
 from chalicelib.core.errors import Unauthorized
 from chalicelib.core.local_auth import LOCAL_STAGE, load_config, refuse_outside_local
 from chalicelib.core.settings import get_settings
@@ -64,4 +65,6 @@ def user_of_token(token: str | None) -> str:
         raise Unauthorized(INVALID_TOKEN)
     claims = verify_token(token, token_config())
     user_id: str = claims["sub"]
+    # A deleted user's token is still valid for up to an hour (core.revocation).
+    revocation.refuse_revoked(user_id)
     return user_id

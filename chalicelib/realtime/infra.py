@@ -53,7 +53,12 @@ DECLARATION = Declaration(
         **USER_ERASURE.functions,
         # The websocket's functions, as Chalice names them.
         "websocket_connect": Function(
-            timeout=10, allow={"ConnectionsTable": ("dynamodb:PutItem",)}
+            timeout=10,
+            allow={
+                "ConnectionsTable": ("dynamodb:PutItem",),
+                # A deleted user's token is refused (core.revocation).
+                "RevocationsTable": ("dynamodb:GetItem",),
+            },
         ),
         "websocket_disconnect": Function(
             timeout=10,

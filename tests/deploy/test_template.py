@@ -149,6 +149,7 @@ EXPECTED_STATEMENTS = {
         {_LOGS} WebsocketConnectLogGroup.Arn
         {_TRACING}
         dynamodb:PutItem ConnectionsTable.Arn
+        dynamodb:GetItem RevocationsTable.Arn
     """,
     "WebsocketDisconnect": f"""
         {_LOGS} WebsocketDisconnectLogGroup.Arn
