@@ -146,16 +146,28 @@ def users_enable(email: str) -> None:
 
 @users_app.command("delete")
 def users_delete(
-    email: str, yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False
+    email: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="until the deletion is done")] = False,
+    timeout: Annotated[float, typer.Option(min=1, help="seconds --wait waits")] = 600,
 ) -> None:
-    """Delete the user from the pool (their sessions end; their data stays: the user
-    deletes it with DELETE /me)."""
+    """Delete the user's account and all their data, as DELETE /me does (a job: every
+    service deletes the user's data, then the sign-in goes)."""
     from . import users
 
-    if not yes and not typer.confirm(f"Delete {email} from {OPTIONS.stage}?"):
+    if not yes and not typer.confirm(f"Delete {email} and all their data from {OPTIONS.stage}?"):
         raise CliError("not deleted")
-    user = users.delete(OPTIONS.target(), email)
-    out.print(f"deleted {email} (sub={user['sub']})")
+    stack = OPTIONS.target()
+    job = users.delete(stack, email)
+    out.print(
+        f"deleting {email} (sub={job['sub']}): job {job['jobId']} {job['status']}; "
+        "their tokens are refused from now on"
+    )
+    if wait:
+        outcome = users.wait_for_job(stack, job["token"], job["jobId"], timeout)
+        if outcome == "failed":
+            raise CliError(f"the deletion job {job['jobId']} failed: see `tandem dlq list`")
+        out.print(f"deleted {email}")
 
 
 @users_app.command("token")

@@ -87,12 +87,49 @@ def set_enabled(target: Target, email: str, enabled: bool) -> None:
 
 
 def delete(target: Target, email: str) -> dict[str, Any]:
+    """Starts the account's deletion the way the user would (DELETE /me): a job that
+    deletes everything of the user in every service, then the sign-in. The operator
+    signs in as the user with a password of its own (the user is going anyway); the
+    deletion job, not the CLI, removes the Cognito user last. Answers the job."""
+    import secrets
+
+    from . import api
+
     cognito = target.client("cognito-idp")
     pool_id, _ = target.user_pool
     user = get(target, email)
-    cognito.admin_user_global_sign_out(UserPoolId=pool_id, Username=email)
-    cognito.admin_delete_user(UserPoolId=pool_id, Username=email)
-    return user
+    if not user["enabled"]:
+        cognito.admin_enable_user(UserPoolId=pool_id, Username=email)
+    # Meets the pool's policy (12+ characters, upper, lower, digit).
+    password = "Del-" + secrets.token_urlsafe(24) + "a1A"
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=email, Password=password, Permanent=True
+    )
+    id_token = token(target, email, password)
+    job: dict[str, Any] = api.call(target.api_url, id_token, "DELETE", "/me")
+    return {**job, "token": id_token, "sub": user["sub"]}
+
+
+def wait_for_job(target: Target, id_token: str, job_id: str, timeout: float) -> str:
+    """The job's final status, or "gone" once the deletion removed even the job (the
+    user's token is then refused everywhere)."""
+    import time
+
+    from . import api
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            job = api.call(target.api_url, id_token, "GET", f"/jobs/{job_id}")
+        except CliError as error:
+            if ": 401 " in str(error) or ": 404 " in str(error):
+                return "gone"
+            raise
+        if job.get("status") in ("succeeded", "failed"):
+            return str(job["status"])
+        if time.monotonic() > deadline:
+            raise CliError(f"job {job_id} is still {job.get('status')} after {timeout:g} s")
+        time.sleep(1)
 
 
 def token(target: Target, email: str, password: str) -> str:

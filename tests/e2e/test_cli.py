@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,22 @@ import boto3
 import pytest
 
 from tandem_cli.main import main
-from tests.e2e.test_local_stack import RunningStack, call
+from tandem_cli.target import declared
+from tests.e2e.test_local_stack import RunningStack, call, free_ports, stack_env, start_stack
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The module's own stack: an account deletion's grace and polls shortened."""
+    state = tmp_path_factory.mktemp("cli")
+    api_port, ws_port, aws_port = free_ports(3)
+    env = stack_env(state, {"api": api_port, "ws": ws_port, "aws": aws_port})
+    env.update(TANDEM_DELETION_GRACE_SECONDS="1", TANDEM_DELETION_POLL_SECONDS="1")
+    stack = start_stack(state, env)
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 def tandem(capsys: pytest.CaptureFixture[str], state_dir: Path, *args: str) -> tuple[int, str, str]:
@@ -73,9 +89,21 @@ def test_users_lifecycle(capsys, running: RunningStack):
     again = tandem(capsys, running.state_dir, "users", "create", "cli@example.com")
     assert "exists already" in one_line_error(*again)
 
-    ok(capsys, running, "users", "delete", "cli@example.com", "--yes")
+    token = ok(capsys, running, "users", "token", "cli@example.com").strip()
+    assert call(running.contract, "POST", "/projects", token, {"name": "Mine"}).status == 201
+    ok(capsys, running, "users", "disable", "cli@example.com")  # a disabled user too
+    out = ok(capsys, running, "users", "delete", "cli@example.com", "--yes", "--wait")
+    assert f"deleting cli@example.com (sub={mine['sub']}): job " in out
+    assert out.rstrip().endswith("deleted cli@example.com")
+    assert call(running.contract, "GET", "/projects", token).status == 401
     listed = json.loads(ok(capsys, running, "users", "list", "--json"))
     assert "cli@example.com" not in {u["email"] for u in listed}
+    projects = client(running.contract, "dynamodb").query(
+        TableName="tandem-local-projects",
+        KeyConditionExpression="userId = :u",
+        ExpressionAttributeValues={":u": {"S": mine["sub"]}},
+    )
+    assert projects["Items"] == []
 
 
 def test_seed_writes_through_the_api_and_tail_sees_every_event(capsys, running: RunningStack):
@@ -134,7 +162,8 @@ def test_seed_writes_through_the_api_and_tail_sees_every_event(capsys, running: 
 def test_events_tail_command_prints_one_line_per_event(capsys, running: RunningStack):
     status, out, err = tandem(capsys, running.state_dir, "events", "tail", "--seconds", "1")
     assert status == 0, err
-    assert "tailing NotesTopic, ProjectsTopic, TasksTopic" in err
+    topics = ", ".join(sorted(declared("AWS::SNS::Topic")))  # every declared topic
+    assert f"tailing {topics} (Ctrl-C stops)" in err
     assert out == ""
 
 
