@@ -460,9 +460,11 @@ def test_full_last_page_has_no_cursor(api, alice, note_of):
     assert exact["nextCursor"] is None
 
 
-def test_filtered_pagination_fills_pages(api, alice, project_of, note_of, subtests):
-    """Filters narrow the query server-side; pages still come full, with no gaps,
-    duplicates or empty trailing page, even when matching notes are interleaved."""
+def test_filtered_pagination_has_no_gaps_or_duplicates(api, alice, project_of, note_of, subtests):
+    """A filter served by a key (?tag=) fills its pages, with no empty trailing page. A
+    second filter narrows the key's Query server-side: such a request reads one page of
+    items at most, so its pages may come short (issue 11), but never with gaps or
+    duplicates, even when matching notes are interleaved."""
     project = project_of(alice)["projectId"]
     matching: dict[str, set[str]] = {"tag=even": set(), f"projectId={project}&tag=even": set()}
     for i in range(11):
@@ -494,8 +496,11 @@ def test_filtered_pagination_fills_pages(api, alice, project_of, note_of, subtes
                 assert len(sizes) < 20
             assert len(seen) == len(set(seen))
             assert set(seen) == expected
-            assert all(size == 2 for size in sizes[:-1]), sizes
-            assert 1 <= sizes[-1] <= 2, sizes
+            if "&" in query:
+                assert all(size <= 2 for size in sizes), sizes
+            else:
+                assert all(size == 2 for size in sizes[:-1]), sizes
+                assert 1 <= sizes[-1] <= 2, sizes
 
 
 def test_list_skips_deleted_notes_across_pages(api, alice, note_of):

@@ -65,33 +65,62 @@ def paginate(
     scope: str,
     key_names: Iterable[str],
     weigh: Callable[[T], int] = lambda item: 0,
+    narrowed: bool = False,
 ) -> Page[T]:
     """One page of at most `limit` items; `next_cursor` is None only when nothing is left.
 
     It asks for one item more than it returns, so a full last page does not hand out a
     cursor that leads to an empty page. A page also ends after the item that brings its
     weight (see answer_weight) to MAX_PAGE_WEIGHT.
+
+    A `narrowed` query (a FilterExpression drops some of what the key reads) reads at most
+    one page of `limit + 1` items per request: what matched there, with a cursor when the
+    key holds more. Paging on until `limit` items match would read, for one match among
+    10,000 items, all 10,000 in 200 round trips.
     """
+    key_names = tuple(key_names)
     start = decode_cursor(cursor, scope, key_names)
     results = run_query(start, limit + 1)
+    pages = results.page_iter
     items: list[T] = []
     weight = 0
+    resume_after: DynamoKey | None = None
     try:
-        for item in results:
-            items.append(item)
-            weight += weigh(item)
-            if len(items) == limit or weight >= MAX_PAGE_WEIGHT:
+        while True:
+            page = next(pages, None)
+            if page is None:
                 break
+            raw_items = page.get("Items", [])
+            for position, raw in enumerate(raw_items):
+                item = _from_raw(results, raw)
+                items.append(item)
+                weight += weigh(item)
+                if len(items) == limit or weight >= MAX_PAGE_WEIGHT:
+                    more_here = position + 1 < len(raw_items)
+                    if more_here or pages.last_evaluated_key is not None:
+                        resume_after = {name: raw[name] for name in key_names}
+                    break
+            else:
+                if narrowed:
+                    resume_after = pages.last_evaluated_key
+                    break
+                if pages.last_evaluated_key is None:
+                    break
+                continue
+            break
     except QueryError as error:
         # DynamoDB refuses a start key outside the query's partition or schema
         # (ValidationException); that is the client's bad cursor, a 400 and not a 500.
         if start is not None and error.cause_response_code == "ValidationException":
             raise BadRequest("The cursor is invalid or belongs to another query.") from None
         raise
-    resume_after = results.last_evaluated_key
-    full = len(items) == limit or weight >= MAX_PAGE_WEIGHT
-    has_more = full and next(results, None) is not None
-    return Page(items, encode_cursor(resume_after, scope) if has_more else None)
+    return Page(items, encode_cursor(resume_after, scope))
+
+
+def _from_raw(results: ResultIterator[T], raw: dict[str, Any]) -> T:
+    # ResultIterator turns each raw item into a model with its map_fn (Model.from_raw_data).
+    map_item: Callable[[dict[str, Any]], T] | None = getattr(results, "_map_fn", None)
+    return map_item(raw) if map_item is not None else raw  # type: ignore[return-value]
 
 
 def query_page(
@@ -104,14 +133,14 @@ def query_page(
     scope: str,
     key_names: Iterable[str],
 ) -> Page[T]:
-    """A page of a model's or index's `query` on one partition, narrowed by `filters`."""
+    """A page of a model's or index's `query` on one partition, narrowed by `filters`
+    (then one page of reads at most, see paginate)."""
     condition = reduce(lambda a, b: a & b, filters) if filters else None
     return paginate(
         lambda start, n: query(
             hash_key,
             filter_condition=condition,
             last_evaluated_key=start,
-            limit=n,
             page_size=n,
         ),
         limit=limit,
@@ -119,4 +148,5 @@ def query_page(
         scope=scope,
         key_names=key_names,
         weigh=answer_weight,
+        narrowed=condition is not None,
     )

@@ -1,4 +1,5 @@
-"""Optimistic concurrency for read-modify-write of a versioned resource."""
+"""Optimistic concurrency for versioned resources: read-modify-write with retries, and
+conditional updates in place that need no read."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import random
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
+
+from pynamodb.constants import ALL_NEW
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 
 from .conditional import EntityTags, require_match
 from .errors import PreconditionFailed, ServiceUnavailable, WriteContended
@@ -72,3 +79,63 @@ def write_with_retry(
             attempt += 1
             continue
         return item
+
+
+M = TypeVar("M", bound=Model)
+
+
+def update_in_place(
+    model: type[M],
+    key: tuple[str, str],
+    actions: list[Action],
+    *,
+    if_match: EntityTags | None,
+    live: Condition,
+    not_found: Callable[[], Exception],
+    unchanged: tuple[Condition, Callable[[M], bool]] | None = None,
+) -> tuple[M, bool]:
+    """One conditional UpdateItem, no read before it: the item must be `live`, match
+    If-Match, and (with `unchanged`, the condition and its local twin) differ from what
+    the update writes. When the condition fails, one consistent GetItem says why: gone
+    (`not_found`), 412, or nothing to change (the stored item, written False). The update
+    only SETs and REMOVEs what it changes and bumps the version, so without If-Match
+    concurrent writers all land, each on its own version, none reverting another's field.
+    """
+    condition = live
+    if if_match is not None and if_match.versions:
+        version = getattr(model, model._version_attribute_name or "version")
+        condition &= version.is_in(*sorted(if_match.versions))
+    if unchanged is not None:
+        condition &= ~unchanged[0]
+    deadline = time.monotonic() + RETRY_SECONDS
+    hash_key, range_key = key
+    while True:
+        if if_match is None or if_match.any or if_match.versions:
+            try:
+                data = model._get_connection().update_item(
+                    hash_key,
+                    range_key=range_key,
+                    actions=actions,
+                    condition=condition,
+                    return_values=ALL_NEW,
+                )
+            except UpdateError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+            else:
+                return model.from_raw_data(data["Attributes"]), True
+        try:
+            current = model.get(hash_key, range_key, consistent_read=True)
+        except model.DoesNotExist:
+            raise not_found() from None
+        if getattr(current, "deleted_at", None) is not None:
+            raise not_found()
+        require_match(if_match, getattr(current, "version", None) or 0)
+        if unchanged is not None and unchanged[1](current):
+            return current, False
+        # It changed between the update and the read: the update runs again.
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(
+                "The resource is being changed too often to apply this change; retry.",
+                retry_after_seconds=1,
+            )

@@ -8,6 +8,7 @@ from chalicelib.core.registry import Declaration, Function, Setting, Trigger, pu
 from chalicelib.core.resources import queue, queue_policy, subscription, table, topic
 
 TABLE = Setting("TANDEM_NOTES_TABLE", ref="NotesTable")
+TAGS_TABLE = Setting("TANDEM_NOTE_TAGS_TABLE", ref="NoteTagsTable")
 TOPIC_ARN = Setting("TANDEM_NOTES_TOPIC_ARN", ref="NotesTopic")
 UNLINKS_QUEUE_URL = Setting("TANDEM_NOTE_UNLINKS_QUEUE_URL", ref="NotesUnlinksQueue")
 UNLINKS_DLQ_URL = Setting("TANDEM_NOTE_UNLINKS_DLQ_URL", ref="NotesUnlinksDLQ")
@@ -25,16 +26,20 @@ DECLARATION = Declaration(
     publishes="note",
     resources={
         **USER_ERASURE.resources,
-        # byProject and byTask are sparse: only notes with that reference.
+        # All indexes are sparse: live holds the live notes (GET /notes), byProject and
+        # byTask only live notes with that reference.
         "NotesTable": table(
             "notes",
             ("userId", "noteId"),
             indexes={
+                "live": (("liveOwner", "noteId"), "ALL"),
                 "byProject": (("projectKey", "noteId"), "ALL"),
                 "byTask": (("taskKey", "noteId"), "ALL"),
             },
             stream=True,
         ),
+        # One item per (live note, tag), written in the note's transactions: ?tag=.
+        "NoteTagsTable": table("note-tags", ("tagKey", "noteId")),
         "NotesTopic": topic("notes"),
         # Where the publisher's stream mapping sends a record it gave up on.
         "NotesPublisherDLQ": queue("notes-publisher-dlq"),
@@ -74,18 +79,18 @@ DECLARATION = Declaration(
         ),
     },
     router={
-        # BatchGetItem: the changed notes GET /sync reads (get_notes_by_ids).
-        "NotesTable": (
-            "dynamodb:BatchGetItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-        ),
+        # BatchGetItem: the notes of a ?tag= page, and the changed notes GET /sync reads
+        # (get_notes_by_ids).
+        "NotesTable": ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"),
+        "NotesTable/index/live": ("dynamodb:Query",),
         "NotesTable/index/byProject": ("dynamodb:Query",),
         "NotesTable/index/byTask": ("dynamodb:Query",),
+        # The tag entries: read by ?tag=, written in the note's transactions.
+        "NoteTagsTable": ("dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"),
     },
     settings=(
         TABLE,
+        TAGS_TABLE,
         TOPIC_ARN,
         UNLINKS_QUEUE_URL,
         UNLINKS_DLQ_URL,

@@ -10,7 +10,7 @@ from chalicelib.core.models import (
     SharedConnectionModel,
 )
 
-from .infra import TABLE
+from .infra import TABLE, TAGS_TABLE
 
 
 def owner_key(user_id: str, value: str) -> str:
@@ -39,6 +39,17 @@ class NotesByTask(GlobalSecondaryIndex["Note"]):  # type: ignore[no-untyped-call
     note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
 
 
+class LiveNotes(GlobalSecondaryIndex["Note"]):  # type: ignore[no-untyped-call]
+    """The owner's live notes: GET /notes without tombstones (kept 30 days) in the way."""
+
+    class Meta:
+        index_name = "live"
+        projection = AllProjection()
+
+    live_owner = UnicodeAttribute(hash_key=True, attr_name="liveOwner")
+    note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
+
+
 class Attachment(MapAttribute[str, str]):
     attachment_id = UnicodeAttribute(attr_name="attachmentId")
     file_name = UnicodeAttribute(attr_name="fileName", null=True)
@@ -58,15 +69,30 @@ class Note(SharedConnectionModel, ChangeTracking):
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     attachments = ListAttribute(of=Attachment, default=list)
     version = VersionAttribute()
+    live_owner = UnicodeAttribute(attr_name="liveOwner", null=True)
     project_key = UnicodeAttribute(attr_name="projectKey", null=True)
     task_key = UnicodeAttribute(attr_name="taskKey", null=True)
 
+    live = LiveNotes()
     by_project = NotesByProject()
     by_task = NotesByTask()
 
     def refresh_index_keys(self) -> None:
         live = self.deleted_at is None
+        self.live_owner = self.user_id if live else None
         self.project_key = (
             owner_key(self.user_id, self.project_id) if live and self.project_id else None
         )
         self.task_key = owner_key(self.user_id, self.task_id) if live and self.task_id else None
+
+
+class NoteTag(SharedConnectionModel):
+    """One (note, tag) of a live note, in its own table: GET /notes?tag= is a Query on
+    `<userId>#<tag>`, since no key can hold an element of a list. Written in the note's
+    own transactions, so an entry exists exactly while its note is live and has the tag."""
+
+    class Meta(metaclass=SettingsTable):
+        setting = TAGS_TABLE
+
+    tag_key = UnicodeAttribute(hash_key=True, attr_name="tagKey")
+    note_id = UnicodeAttribute(range_key=True, attr_name="noteId")

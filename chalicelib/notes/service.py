@@ -16,6 +16,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.conditional import EntityTags
+from chalicelib.core.cursor import encode_cursor
 from chalicelib.core.errors import NotFound, UnprocessableReference
 from chalicelib.core.ids import is_id, new_id
 from chalicelib.core.models import (
@@ -25,12 +26,12 @@ from chalicelib.core.models import (
     transact_write,
     utcnow,
 )
-from chalicelib.core.pagination import Page, query_page
+from chalicelib.core.pagination import MAX_PAGE_WEIGHT, Page, answer_weight, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 from chalicelib.projects import service as projects
 from chalicelib.tasks import service as tasks
 
-from .models import Note, owner_key
+from .models import Note, NoteTag, owner_key
 
 _NOT_FOUND = "No such note."
 _CHECK_FAILED = "ConditionalCheckFailed"
@@ -58,8 +59,9 @@ def _check_references(user_id: str, project_id: str | None, task_id: str | None)
         raise UnprocessableReference("projectId", _UNUSABLE["projectId"])
     task_project = None
     if task_id is not None:
-        # None too for a task whose project is deleted: the Tasks service knows at once.
-        task_project = tasks.task_project_id(user_id, task_id)
+        # The project of a live task; whether that project is deleted is checked in the
+        # write's own transaction (tasks.guard_links), so not read here.
+        task_project = tasks.task_project_id(user_id, task_id, check_project=False)
         if task_project is None:
             raise UnprocessableReference("taskId", _UNUSABLE["taskId"])
         if project_id is not None and task_project != project_id:
@@ -67,10 +69,17 @@ def _check_references(user_id: str, project_id: str | None, task_id: str | None)
     return _Links(project_id, task_id, task_project)
 
 
-def _save(note: Note, condition: Condition | None, links: _Links | None) -> None:
-    """Puts the note, conditionally; with new links, in one transaction with their guards.
+def _save(
+    note: Note, condition: Condition | None, links: _Links | None, tags_before: Collection[str]
+) -> None:
+    """Puts the note, conditionally; with new links, in one transaction with their guards,
+    and with the tag entries it gains or loses (a tombstone loses them all).
     Raises VersionConflict when the note's own condition fails."""
-    if links is None or (links.project_id is None and links.task_id is None):
+    tags_after: set[str] = set() if note.deleted_at is not None else set(note.tags or ())
+    added = sorted(tags_after - set(tags_before))
+    removed = sorted(set(tags_before) - tags_after)
+    unlinked = links is None or (links.project_id is None and links.task_id is None)
+    if unlinked and not added and not removed:
         try:
             note.save(condition=condition)
         except PutError as error:
@@ -81,10 +90,15 @@ def _save(note: Note, condition: Condition | None, links: _Links | None) -> None
     guarded: list[str] = []
 
     def writes(transaction: TransactWrite) -> None:
-        guarded[:] = tasks.guard_links(
-            transaction, note.user_id, links.project_id, links.task_id, links.task_project_id
-        )
+        if links is not None:
+            guarded[:] = tasks.guard_links(
+                transaction, note.user_id, links.project_id, links.task_id, links.task_project_id
+            )
         transaction.save(note, condition=condition)
+        for tag in added:
+            transaction.save(NoteTag(owner_key(note.user_id, tag), note.note_id))
+        for tag in removed:
+            transaction.delete(NoteTag(owner_key(note.user_id, tag), note.note_id))
 
     try:
         transact_write(writes)
@@ -114,7 +128,7 @@ def create_note(
         **fields,
     )
     note.refresh_index_keys()
-    _save(note, None, links)
+    _save(note, None, links, tags_before=())
     return note
 
 
@@ -154,8 +168,14 @@ def list_notes(
     task_id: str | None = None,
     tag: str | None = None,
 ) -> Page[Note]:
-    """One Query per filter combination: the task index, the project index, or the owner's
-    partition. A tag narrows the Query server-side (tags are a list, which no key can hold)."""
+    """One Query on the sparse index of the first filter given (task, project, the tag
+    entries; the live index without one), so no tombstone is ever read. A second filter
+    narrows that Query server-side; such a request reads one page at most and may answer
+    a short page with a cursor (core.pagination)."""
+    if task_id is None and project_id is None and tag is not None:
+        tagged = _tagged(user_id, tag, limit, cursor)
+        _unlink_deleted(user_id, tagged.items)
+        return tagged
     filters: list[Condition] = []
     if tag is not None:
         filters.append(Note.tags.contains(tag))
@@ -171,8 +191,7 @@ def list_notes(
         query, key, index_key = Note.by_project.query, owner_key(user_id, project_id), "projectKey"
         indexed = "project_id"
     else:
-        filters.insert(0, Note.deleted_at.does_not_exist())
-        query, key, index_key = Note.query, user_id, None
+        query, key, index_key = Note.live.query, user_id, "liveOwner"
     page: Page[Note] = query_page(
         query,
         key,
@@ -180,7 +199,7 @@ def list_notes(
         limit=limit,
         cursor=cursor,
         scope=f"notes|{index_key}|{key}|{project_id}|{tag}",
-        key_names=("userId", "noteId", *([index_key] if index_key else [])),
+        key_names=("userId", "noteId", index_key),
     )
     _unlink_deleted(user_id, page.items)
     if indexed is not None and page.items and getattr(page.items[0], indexed) is None:
@@ -194,11 +213,49 @@ def list_notes(
     return Page(matching, page.next_cursor)
 
 
-def _persist(note: Note, request_id: str, links: _Links | None = None) -> None:
+def _tagged(user_id: str, tag: str, limit: int, cursor: str | None) -> Page[Note]:
+    """A page of the tag's entries (one Query), then their notes (one BatchGetItem per
+    100). The entries follow the notes' own transactions, so each names a live note."""
+    scope = f"notes|tagKey|{owner_key(user_id, tag)}"
+    entries: Page[NoteTag] = query_page(
+        NoteTag.query,
+        owner_key(user_id, tag),
+        [],
+        limit=limit,
+        cursor=cursor,
+        scope=scope,
+        key_names=("tagKey", "noteId"),
+    )
+    if not entries.items:
+        return Page([], entries.next_cursor)
+    found = {
+        note.note_id: note
+        for note in Note.batch_get(
+            [(user_id, entry.note_id) for entry in entries.items], consistent_read=True
+        )
+    }
+    notes: list[Note] = []
+    weight = 0
+    for position, entry in enumerate(entries.items):
+        note = found.get(entry.note_id)
+        if note is None or note.deleted_at is not None:
+            continue
+        notes.append(note)
+        weight += answer_weight(note)
+        if weight >= MAX_PAGE_WEIGHT and position + 1 < len(entries.items):
+            # The page ends by weight here; the next one starts after this entry.
+            last = {"tagKey": {"S": entry.tag_key}, "noteId": {"S": entry.note_id}}
+            return Page(notes, encode_cursor(last, scope))
+    return Page(notes, entries.next_cursor)
+
+
+def _persist(
+    note: Note, request_id: str, tags_before: Collection[str], links: _Links | None = None
+) -> None:
     note.updated_at = utcnow()
     note.request_id = request_id
     note.refresh_index_keys()
-    _save(note, Note.deleted_at.does_not_exist(), links)
+    _save(note, Note.deleted_at.does_not_exist(), links, tags_before)
 
 
 def update_note(
@@ -209,8 +266,10 @@ def update_note(
     request_id: str,
 ) -> Note:
     checked: dict[str, _Links | None] = {}
+    tags_before: list[str] = []
 
     def apply(note: Note) -> None:
+        tags_before[:] = [str(tag) for tag in note.tags or ()]
         references = (note.project_id, note.task_id)
         for name, value in fields.items():
             setattr(note, name, value)
@@ -221,18 +280,24 @@ def update_note(
     return write_with_retry(
         lambda: get_note(user_id, note_id),
         apply,
-        lambda note: _persist(note, request_id, checked["links"]),
+        lambda note: _persist(note, request_id, tags_before, checked["links"]),
         if_match,
     )
 
 
 def delete_note(user_id: str, note_id: str, if_match: EntityTags | None, request_id: str) -> Note:
+    tags_before: list[str] = []
+
     def apply(note: Note) -> None:
+        tags_before[:] = [str(tag) for tag in note.tags or ()]
         note.deleted_at = utcnow()
         note.expires_at = tombstone_expiry()
 
     return write_with_retry(
-        lambda: get_note(user_id, note_id), apply, lambda n: _persist(n, request_id), if_match
+        lambda: get_note(user_id, note_id),
+        apply,
+        lambda n: _persist(n, request_id, tags_before),
+        if_match,
     )
 
 

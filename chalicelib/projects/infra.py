@@ -17,8 +17,14 @@ DECLARATION = Declaration(
     publishes="project",
     resources={
         **USER_ERASURE.resources,
-        # Owner-first key; the stream feeds the projects publisher.
-        "ProjectsTable": table("projects", ("userId", "projectId"), stream=True),
+        # Owner-first key; the stream feeds the projects publisher. live (sparse: a
+        # tombstone leaves it) serves GET /projects.
+        "ProjectsTable": table(
+            "projects",
+            ("userId", "projectId"),
+            indexes={"live": (("liveOwner", "projectId"), "ALL")},
+            stream=True,
+        ),
         "ProjectsTopic": topic("projects"),
         # Where the publisher's stream mapping sends a record it gave up on.
         "ProjectsPublisherDLQ": queue("projects-publisher-dlq"),
@@ -29,14 +35,16 @@ DECLARATION = Declaration(
             "ProjectsTable", "ProjectsTopic", "ProjectsPublisherDLQ", "TANDEM_PROJECTS_STREAM_ARN"
         ),
     },
-    # BatchGetItem: the changed projects GET /sync reads (get_projects_by_ids).
     router={
+        # BatchGetItem: the changed projects GET /sync reads (get_projects_by_ids).
+        # UpdateItem: PUT and PATCH, conditional, with no read before.
         "ProjectsTable": (
             "dynamodb:BatchGetItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:Query",
-        )
+            "dynamodb:UpdateItem",
+        ),
+        "ProjectsTable/index/live": ("dynamodb:Query",),
     },
     settings=(TABLE, TOPIC_ARN, *USER_ERASURE.settings),
 )

@@ -10,23 +10,25 @@ imports none of them; they register with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from functools import reduce
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core.conditional import EntityTags
+from chalicelib.core.conditional import EntityTags, require_match
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_id, new_id
 from chalicelib.core.models import (
     cancellation_codes,
-    condition_failed,
     tombstone_expiry,
     transact_write,
     utcnow,
 )
 from chalicelib.core.pagination import Page, query_page
-from chalicelib.core.writes import VersionConflict, write_with_retry
+from chalicelib.core.writes import VersionConflict, update_in_place, write_with_retry
 
 from .models import Project
 
@@ -64,6 +66,7 @@ def create_project(
         request_id=request_id,
         **fields,
     )
+    project.refresh_index_keys()
     project.save()  # the version attribute makes this a conditional create
     return project
 
@@ -93,26 +96,16 @@ def live_project_version(user_id: str, project_id: str) -> int | None:
 
 
 def list_projects(user_id: str, limit: int, cursor: str | None) -> Page[Project]:
+    """The live index: tombstones (kept 30 days) are never read."""
     return query_page(
-        Project.query,
+        Project.live.query,
         user_id,
-        [Project.deleted_at.does_not_exist()],
+        [],
         limit=limit,
         cursor=cursor,
-        scope=f"projects|{user_id}",
-        key_names=("userId", "projectId"),
+        scope=f"projects|live|{user_id}",
+        key_names=("userId", "projectId", "liveOwner"),
     )
-
-
-def _persist(project: Project, request_id: str) -> None:
-    project.updated_at = utcnow()
-    project.request_id = request_id
-    try:
-        project.save(condition=Project.deleted_at.does_not_exist())
-    except PutError as error:
-        if condition_failed(error):
-            raise VersionConflict from error
-        raise
 
 
 def update_project(
@@ -122,18 +115,39 @@ def update_project(
     if_match: EntityTags | None,
     request_id: str,
 ) -> Project:
-    """PUT (all fields, defaults filled by the schema) and PATCH (only the given ones)."""
-
-    def apply(project: Project) -> None:
-        for name, value in fields.items():
-            setattr(project, name, value)
-
-    return write_with_retry(
-        lambda: get_project(user_id, project_id),
-        apply,
-        lambda project: _persist(project, request_id),
-        if_match,
+    """PUT (all fields, defaults filled by the schema) and PATCH (only the given ones):
+    one conditional UpdateItem (core.writes.update_in_place); a read only when its
+    condition fails, or for a PATCH that names no field."""
+    if not is_id(project_id):
+        raise NotFound(_NOT_FOUND)
+    if not fields:
+        project = get_project(user_id, project_id)
+        require_match(if_match, project.version or 0)
+        return project
+    now = utcnow()
+    actions: list[Action] = [
+        Project.updated_at.set(now),
+        Project.request_id.set(request_id),
+        Project.version.add(1),
+    ]
+    same: list[Condition] = []
+    for name, value in fields.items():
+        attribute = getattr(Project, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+        same.append(attribute.does_not_exist() if value is None else attribute == value)
+    project, _ = update_in_place(
+        Project,
+        (user_id, project_id),
+        actions,
+        if_match=if_match,
+        live=Project.project_id.exists() & Project.deleted_at.does_not_exist(),
+        not_found=lambda: NotFound(_NOT_FOUND),
+        unchanged=(
+            reduce(lambda a, b: a & b, same),
+            lambda stored: all(getattr(stored, n) == v for n, v in fields.items()),
+        ),
     )
+    return project
 
 
 def delete_project(
@@ -145,6 +159,7 @@ def delete_project(
     def apply(project: Project) -> None:
         project.deleted_at = utcnow()
         project.expires_at = tombstone_expiry()
+        project.refresh_index_keys()
 
     def persist(project: Project) -> None:
         project.updated_at = utcnow()

@@ -28,7 +28,6 @@ _TASKS = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:Query",
 )
 
 # Its share of an account's deletion: the user's items, erased on user-deleted.
@@ -39,14 +38,16 @@ DECLARATION = Declaration(
     publishes="task",
     resources={
         **USER_ERASURE.resources,
-        # byProject serves ?projectId= and the cascade delete; byStatus serves ?status=.
-        # Both are sparse: a tombstoned task leaves them.
+        # live serves GET /tasks, byProject ?projectId= and the cascade delete, byStatus
+        # ?status=, byCompletion ?isCompleted=. All are sparse: a tombstoned task leaves them.
         "TasksTable": table(
             "tasks",
             ("userId", "taskId"),
             indexes={
+                "live": (("liveOwner", "taskId"), "ALL"),
                 "byProject": (("projectKey", "taskId"), "ALL"),
                 "byStatus": (("statusKey", "taskId"), "ALL"),
+                "byCompletion": (("completionKey", "taskId"), "ALL"),
             },
             stream=True,
         ),
@@ -112,8 +113,10 @@ DECLARATION = Declaration(
     },
     router={
         "TasksTable": _TASKS,
+        "TasksTable/index/live": ("dynamodb:Query",),
         "TasksTable/index/byProject": ("dynamodb:Query",),
         "TasksTable/index/byStatus": ("dynamodb:Query",),
+        "TasksTable/index/byCompletion": ("dynamodb:Query",),
         # The record of projects: read, filled on a miss, checked in the task write's
         # transaction.
         "TaskProjectsTable": (

@@ -45,6 +45,32 @@ class TasksByStatus(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-ca
     task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
 
 
+class LiveTasks(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-call]
+    """The owner's live tasks: GET /tasks without tombstones (kept 30 days) in the way."""
+
+    class Meta:
+        index_name = "live"
+        projection = AllProjection()
+
+    live_owner = UnicodeAttribute(hash_key=True, attr_name="liveOwner")
+    task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
+
+
+class TasksByCompletion(GlobalSecondaryIndex["Task"]):  # type: ignore[no-untyped-call]
+    """The owner's completed or open tasks: GET /tasks?isCompleted=."""
+
+    class Meta:
+        index_name = "byCompletion"
+        projection = AllProjection()
+
+    completion_key = UnicodeAttribute(hash_key=True, attr_name="completionKey")
+    task_id = UnicodeAttribute(range_key=True, attr_name="taskId")
+
+
+def completion_key(user_id: str, is_completed: bool) -> str:
+    return owner_key(user_id, "true" if is_completed else "false")
+
+
 class Task(SharedConnectionModel, ChangeTracking):
     class Meta(metaclass=SettingsTable):
         setting = TABLE
@@ -61,16 +87,23 @@ class Task(SharedConnectionModel, ChangeTracking):
     priority = NumberAttribute(null=True)
     version = VersionAttribute()
     # Sparse index keys: set while the task is live, removed by its tombstone.
+    live_owner = UnicodeAttribute(attr_name="liveOwner", null=True)
     project_key = UnicodeAttribute(attr_name="projectKey", null=True)
     status_key = UnicodeAttribute(attr_name="statusKey", null=True)
+    completion_key = UnicodeAttribute(attr_name="completionKey", null=True)
 
+    live = LiveTasks()
     by_project = TasksByProject()
     by_status = TasksByStatus()
+    by_completion = TasksByCompletion()
 
     def refresh_index_keys(self) -> None:
         live = self.deleted_at is None
+        self.live_owner = self.user_id if live else None
         self.project_key = owner_key(self.user_id, self.project_id) if live else None
         self.status_key = owner_key(self.user_id, self.status) if live else None
+        completed = bool(self.is_completed)
+        self.completion_key = completion_key(self.user_id, completed) if live else None
 
 
 class ProjectRecord(SharedConnectionModel):

@@ -19,7 +19,13 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.conditional import EntityTags
-from chalicelib.core.errors import NotFound, UnprocessableReference, ValidationFailed
+from chalicelib.core.errors import (
+    NotFound,
+    PreconditionFailed,
+    UnprocessableReference,
+    ValidationFailed,
+    WriteContended,
+)
 from chalicelib.core.ids import is_id, new_id
 from chalicelib.core.models import (
     cancellation_codes,
@@ -32,7 +38,7 @@ from chalicelib.core.pagination import Page, query_page
 from chalicelib.core.writes import VersionConflict, write_with_retry
 from chalicelib.projects import service as projects
 
-from .models import DELETED, LIVE, ProjectRecord, Task, owner_key
+from .models import DELETED, LIVE, ProjectRecord, Task, completion_key, owner_key
 
 _NOT_FOUND = "No such task."
 _CHECK_FAILED = "ConditionalCheckFailed"
@@ -108,21 +114,6 @@ def _forget_in_deletion(
     transaction.save(_tombstone_record(user_id, project_id, version, event_id=None))
 
 
-def _ensure_project_record(user_id: str, project_id: str) -> None:
-    """Raises 422 unless the caller's project is live. On a miss (its event has not
-    arrived yet) the record is filled from the Projects service's public API."""
-    if not is_id(project_id):
-        raise _unusable_project()
-    record = _record(user_id, project_id)
-    if record is None:
-        version = projects.live_project_version(user_id, project_id)
-        if version is None:
-            raise _unusable_project()
-        remember_project(user_id, project_id, version, event_id=None)
-    elif record.state != LIVE:
-        raise _unusable_project()
-
-
 def _deleted_projects(user_id: str, project_ids: set[str]) -> set[str]:
     if not project_ids:
         return set()
@@ -134,15 +125,29 @@ def _deleted_projects(user_id: str, project_ids: set[str]) -> set[str]:
 # ---- tasks ---------------------------------------------------------------------------
 
 
-def _commit(task: Task, live_projects: list[str], condition: Condition | None) -> None:
-    """Writes the task if every project in `live_projects` is live. Raises
-    ProjectGone(index) or VersionConflict when a condition fails."""
+def _live_record(user_id: str, project_id: str, version: int) -> ProjectRecord:
+    return ProjectRecord(
+        user_id, project_id, state=LIVE, version=version, updated_at=utcnow(), last_event_id=None
+    )
+
+
+def _commit(
+    task: Task, live_projects: list[str], condition: Condition | None, found: Mapping[str, int]
+) -> None:
+    """Writes the task if every project in `live_projects` is live here: a ConditionCheck
+    of each record, or, for a project in `found` (no record yet, live in the Projects
+    service at that version), a Put of its record that holds only while none exists.
+    Raises ProjectGone(index) or VersionConflict when a condition fails."""
 
     def writes(transaction: TransactWrite) -> None:
         for project_id in live_projects:
-            transaction.condition_check(
-                ProjectRecord, task.user_id, project_id, condition=ProjectRecord.state == LIVE
-            )
+            if project_id in found:
+                record = _live_record(task.user_id, project_id, found[project_id])
+                transaction.save(record, condition=ProjectRecord.project_id.does_not_exist())
+            else:
+                transaction.condition_check(
+                    ProjectRecord, task.user_id, project_id, condition=ProjectRecord.state == LIVE
+                )
         transaction.save(task, condition=condition)
 
     try:
@@ -157,6 +162,36 @@ def _commit(task: Task, live_projects: list[str], condition: Condition | None) -
         raise
 
 
+def _checked_commit(task: Task, live_projects: list[str], condition: Condition | None) -> None:
+    """_commit, with the projects' check inside the transaction only: one round trip.
+    When a project's check fails, its record is missing (the project is new and its
+    event has not arrived) or tombstoned; only then is the Projects service asked, and a
+    live project's record is created in the retried transaction."""
+    found: dict[str, int] = {}
+    for _ in range(3):
+        try:
+            _commit(task, live_projects, condition, found)
+            return
+        except ProjectGone as gone:
+            project_id = live_projects[gone.index]
+            if project_id in found:
+                # A record exists after all: appeared meanwhile, or a tombstone.
+                record = _record(task.user_id, project_id)
+                if record is not None and record.state != LIVE:
+                    raise
+                del found[project_id]
+                continue
+            version = (
+                projects.live_project_version(task.user_id, project_id)
+                if is_id(project_id)
+                else None
+            )
+            if version is None:
+                raise
+            found[project_id] = version
+    raise WriteContended
+
+
 class ProjectGone(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(index)
@@ -167,9 +202,12 @@ def create_task(
     user_id: str, fields: Mapping[str, Any], request_id: str, object_id: str | None = None
 ) -> Task:
     """`object_id`: the id to create it with (POST /sync derives one per command, so a
-    replayed create finds its object); a fresh one by default."""
+    replayed create finds its object); a fresh one by default. One TransactWriteItems: the
+    project's check and the task (3 round trips for the first task of a project whose
+    event has not arrived yet, see _checked_commit)."""
     attrs = _attrs(fields)
-    _ensure_project_record(user_id, attrs["project_id"])
+    if not is_id(attrs["project_id"]):
+        raise _unusable_project()
     now = utcnow()
     task = Task(
         user_id,
@@ -181,35 +219,41 @@ def create_task(
     )
     task.refresh_index_keys()
     try:
-        _commit(task, [task.project_id], condition=None)
+        _checked_commit(task, [task.project_id], condition=None)
     except ProjectGone:
         raise _unusable_project() from None
     return task
 
 
-def _find(user_id: str, task_id: str) -> Task | None:
+def _find(user_id: str, task_id: str, *, check_project: bool = True) -> Task | None:
     if not is_id(task_id):
         return None
     try:
         task = Task.get(user_id, task_id, consistent_read=True)
     except DoesNotExist:
         return None
-    if task.deleted_at is not None or _deleted_projects(user_id, {task.project_id}):
+    if task.deleted_at is not None:
+        return None
+    if check_project and _deleted_projects(user_id, {task.project_id}):
         return None
     return task
 
 
 def get_task(user_id: str, task_id: str) -> Task:
-    """A task whose project is deleted is gone at once, before the cascade reaches it."""
+    """A task whose project is deleted is gone at once, before the cascade reaches it:
+    a GetItem of the task, then one of its project's record (the record's key is known
+    only from the task, so one TransactGetItems cannot hold both)."""
     task = _find(user_id, task_id)
     if task is None:
         raise NotFound(_NOT_FOUND)
     return task
 
 
-def task_project_id(user_id: str, task_id: str) -> str | None:
-    """Public: the project of the caller's live task, or None."""
-    task = _find(user_id, task_id)
+def task_project_id(user_id: str, task_id: str, *, check_project: bool = True) -> str | None:
+    """Public: the project of the caller's live task, or None (also when its project is
+    deleted). A caller whose write ConditionChecks that project's record in its own
+    transaction (guard_links) may skip the check here: check_project=False."""
+    task = _find(user_id, task_id, check_project=check_project)
     return None if task is None else task.project_id
 
 
@@ -278,21 +322,27 @@ def list_tasks(
     status: str | None = None,
     is_completed: bool | None = None,
 ) -> Page[Task]:
-    """Each filter combination is one Query: on the project index, the status index or the
-    owner's partition; the remaining filters narrow it server-side."""
+    """One Query on the sparse index of the first filter given (project, status,
+    completion; the live index without one), so no tombstone is ever read. A second or
+    third filter narrows that Query server-side; such a request reads one page at most
+    and may answer a short page with a cursor (core.pagination)."""
     filters: list[Condition] = []
-    if is_completed is not None:
-        filters.append(Task.is_completed == is_completed)
     query: Any
     if project_id is not None:
+        query, key, index_key = Task.by_project.query, owner_key(user_id, project_id), "projectKey"
         if status is not None:
             filters.append(Task.status == status)
-        query, key, index_key = Task.by_project.query, owner_key(user_id, project_id), "projectKey"
+        if is_completed is not None:
+            filters.append(Task.is_completed == is_completed)
     elif status is not None:
         query, key, index_key = Task.by_status.query, owner_key(user_id, status), "statusKey"
+        if is_completed is not None:
+            filters.append(Task.is_completed == is_completed)
+    elif is_completed is not None:
+        query, key = Task.by_completion.query, completion_key(user_id, is_completed)
+        index_key = "completionKey"
     else:
-        filters.insert(0, Task.deleted_at.does_not_exist())
-        query, key, index_key = Task.query, user_id, None
+        query, key, index_key = Task.live.query, user_id, "liveOwner"
     page: Page[Task] = query_page(
         query,
         key,
@@ -300,7 +350,7 @@ def list_tasks(
         limit=limit,
         cursor=cursor,
         scope=f"tasks|{index_key}|{key}|{status}|{is_completed}",
-        key_names=("userId", "taskId", *([index_key] if index_key else [])),
+        key_names=("userId", "taskId", index_key),
     )
     gone = _deleted_projects(user_id, {task.project_id for task in page.items})
     return Page([task for task in page.items if task.project_id not in gone], page.next_cursor)
@@ -313,12 +363,17 @@ def update_task(
     if_match: EntityTags | None,
     request_id: str,
 ) -> Task:
-    """PUT and PATCH. Moving a task checks its new project like a create does."""
+    """PUT and PATCH: a GetItem of the task, then one transaction that checks its project
+    (and the new one when it moves, like a create) and writes it on the version read.
+    The task's project must be read before the transaction that checks it, hence 2."""
     attrs = _attrs(fields)
     loaded_project: dict[str, str] = {}
+    written: list[bool] = []
 
     def load() -> Task:
-        task = get_task(user_id, task_id)
+        task = _find(user_id, task_id, check_project=False)  # the transaction checks it
+        if task is None:
+            raise NotFound(_NOT_FOUND)
         loaded_project["id"] = task.project_id
         return task
 
@@ -334,19 +389,41 @@ def update_task(
         task.request_id = request_id
         projects_to_check = [loaded_project["id"]]
         if task.project_id != loaded_project["id"]:
-            _ensure_project_record(user_id, task.project_id)
             projects_to_check.append(task.project_id)
         try:
-            _commit(task, projects_to_check, condition=Task.deleted_at.does_not_exist())
+            _checked_commit(task, projects_to_check, condition=Task.deleted_at.does_not_exist())
         except ProjectGone as gone:
             if gone.index == 0:
                 raise NotFound(_NOT_FOUND) from None
             raise _unusable_project() from None
+        written.append(True)
 
-    return write_with_retry(load, apply, persist, if_match)
+    def project_deleted() -> bool:
+        return bool(_deleted_projects(user_id, {loaded_project["id"]}))
+
+    try:
+        task = write_with_retry(load, apply, persist, if_match)
+    except PreconditionFailed:
+        # Nothing was written, so no transaction checked the project: a task of a
+        # deleted project is a 404 before it is a 412.
+        if project_deleted():
+            raise NotFound(_NOT_FOUND) from None
+        raise
+    if not written and project_deleted():
+        raise NotFound(_NOT_FOUND)  # a no-op PATCH wrote nothing, so checked nothing
+    return task
 
 
 def delete_task(user_id: str, task_id: str, if_match: EntityTags | None, request_id: str) -> Task:
+    """Like an update: a GetItem, then one transaction that checks the task's project and
+    writes the tombstone. A task of a deleted project is a 404 here as on a read."""
+
+    def load() -> Task:
+        task = _find(user_id, task_id, check_project=False)  # the transaction checks it
+        if task is None:
+            raise NotFound(_NOT_FOUND)
+        return task
+
     def apply(task: Task) -> None:
         task.deleted_at = utcnow()
         task.expires_at = tombstone_expiry()
@@ -356,13 +433,17 @@ def delete_task(user_id: str, task_id: str, if_match: EntityTags | None, request
         task.updated_at = utcnow()
         task.request_id = request_id
         try:
-            task.save(condition=Task.deleted_at.does_not_exist())
-        except PutError as error:
-            if condition_failed(error):
-                raise VersionConflict from error
-            raise
+            _checked_commit(task, [task.project_id], condition=Task.deleted_at.does_not_exist())
+        except ProjectGone:
+            raise NotFound(_NOT_FOUND) from None
 
-    return write_with_retry(lambda: get_task(user_id, task_id), apply, persist, if_match)
+    try:
+        return write_with_retry(load, apply, persist, if_match)
+    except PreconditionFailed:
+        task = _find(user_id, task_id)  # no transaction ran: a deleted project's task is 404
+        if task is None:
+            raise NotFound(_NOT_FOUND) from None
+        raise
 
 
 def get_tasks_by_ids(user_id: str, task_ids: Collection[str]) -> list[Task]:

@@ -74,17 +74,17 @@ def exercise_every_route(api: Any, user: Any) -> None:
 
     task = ok(api.post("/tasks", user, {"title": "T", "projectId": project_id}), 201)
     task_id = task["taskId"]
-    for query in ("", f"?projectId={project_id}", "?status=Active"):
+    for query in ("", f"?projectId={project_id}", "?status=Active", "?isCompleted=false"):
         ok(api.get(f"/tasks{query}", user))
     ok(api.get(f"/tasks/{task_id}", user))
     ok(api.patch(f"/tasks/{task_id}", user, {"title": "U"}))
 
-    note = ok(api.post("/notes", user, {"title": "N", "taskId": task_id}), 201)
+    note = ok(api.post("/notes", user, {"title": "N", "taskId": task_id, "tags": ["a"]}), 201)
     note_id = note["noteId"]
-    for query in ("", f"?projectId={project_id}", f"?taskId={task_id}"):
+    for query in ("", f"?projectId={project_id}", f"?taskId={task_id}", "?tag=a"):
         ok(api.get(f"/notes{query}", user))
     ok(api.get(f"/notes/{note_id}", user))
-    ok(api.patch(f"/notes/{note_id}", user, {"title": "M"}))
+    ok(api.patch(f"/notes/{note_id}", user, {"title": "M", "tags": ["b"]}))
 
     # The change log is the Sync service's consumer's to write, not the API's: it is
     # filled here outside the recording, so that GET /sync reads entries and objects.
