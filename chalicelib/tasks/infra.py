@@ -122,7 +122,6 @@ DECLARATION = Declaration(
         "TaskProjectsTable": (
             "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
-            "dynamodb:GetItem",
             "dynamodb:PutItem",
         ),
     },

@@ -58,13 +58,6 @@ def _attrs(fields: Mapping[str, Any]) -> dict[str, Any]:
 # ---- the Tasks service's record of projects ------------------------------------------
 
 
-def _record(user_id: str, project_id: str) -> ProjectRecord | None:
-    try:
-        return ProjectRecord.get(user_id, project_id, consistent_read=True)
-    except DoesNotExist:
-        return None
-
-
 def remember_project(user_id: str, project_id: str, version: int, event_id: str | None) -> bool:
     """Records a live project at `version` unless a newer version or a tombstone is already
     there. Idempotent and order-tolerant; False when the record was left as it was."""
@@ -176,8 +169,7 @@ def _checked_commit(task: Task, live_projects: list[str], condition: Condition |
             project_id = live_projects[gone.index]
             if project_id in found:
                 # A record exists after all: appeared meanwhile, or a tombstone.
-                record = _record(task.user_id, project_id)
-                if record is not None and record.state != LIVE:
+                if _deleted_projects(task.user_id, {project_id}):
                     raise
                 del found[project_id]
                 continue

@@ -43,16 +43,22 @@ EXPECTED_STATEMENTS = {
     "APIHandler": f"""
         {_LOGS} APIHandlerLogGroup.Arn
         {_TRACING}
-        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query ProjectsTable.Arn
-        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query TasksTable.Arn
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem ProjectsTable.Arn
+        dynamodb:UpdateItem ProjectsTable.Arn
+        dynamodb:Query ProjectsTable.Arn/index/live
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem TasksTable.Arn
         dynamodb:ConditionCheckItem TasksTable.Arn
+        dynamodb:Query TasksTable.Arn/index/live
         dynamodb:Query TasksTable.Arn/index/byProject
         dynamodb:Query TasksTable.Arn/index/byStatus
+        dynamodb:Query TasksTable.Arn/index/byCompletion
         dynamodb:BatchGetItem dynamodb:ConditionCheckItem TaskProjectsTable.Arn
-        dynamodb:GetItem dynamodb:PutItem TaskProjectsTable.Arn
-        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query NotesTable.Arn
+        dynamodb:PutItem TaskProjectsTable.Arn
+        dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem NotesTable.Arn
+        dynamodb:Query NotesTable.Arn/index/live
         dynamodb:Query NotesTable.Arn/index/byProject
         dynamodb:Query NotesTable.Arn/index/byTask
+        dynamodb:DeleteItem dynamodb:PutItem dynamodb:Query NoteTagsTable.Arn
         dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem IdempotencyTable.Arn
         lambda:InvokeFunction ProfileGatekeeper.Arn
         dynamodb:BatchGetItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query SyncTable.Arn
