@@ -4,7 +4,7 @@ itself, to build its AWS clients. Run:
     .venv/bin/python bench/first_request.py [runs] [checkout-to-compare]
 
 Each run is a fresh interpreter that starts moto in-process, provisions the tables, seeds
-one project and one task with boto3 (untimed), imports the app (timed apart), then times
+the Tasks service's record of one project and one task with boto3 (untimed), imports the app (timed apart), then times
 its first request, `GET /tasks?projectId=` (a Query of the tasks table plus a read of the
 Tasks service's record of projects: two PynamoDB models), and a second identical one.
 The first minus the second is what building sessions and clients costs. moto's own cost is
@@ -62,6 +62,16 @@ with mock_aws():
     dynamodb.put_item(TableName=ctx.names["TaskProjectsTable"], Item={
         "userId": {"S": sub}, "projectId": {"S": project_id}, "state": {"S": "live"},
         "version": {"N": "1"}, "updatedAt": {"S": "2026-12-02T00:00:00.000000+0000"}})
+    # One task, so that the request reads two models: the task page, then its project's
+    # record (in both checkouts' schemas: byProject's key is the same).
+    dynamodb.put_item(TableName=ctx.names["TasksTable"], Item={
+        "userId": {"S": sub}, "taskId": {"S": "01JBENCHTASK00000000000000"},
+        "projectId": {"S": project_id}, "title": {"S": "t"}, "status": {"S": "Active"},
+        "isCompleted": {"BOOL": False}, "version": {"N": "1"},
+        "createdAt": {"S": "2026-12-02T00:00:00.000000+0000"},
+        "updatedAt": {"S": "2026-12-02T00:00:00.000000+0000"},
+        "projectKey": {"S": f"{sub}#{project_id}"}, "liveOwner": {"S": sub},
+        "statusKey": {"S": f"{sub}#Active"}, "completionKey": {"S": f"{sub}#false"}})
     started = time.perf_counter()
     from app import app
     from chalice.test import Client
@@ -74,6 +84,7 @@ with mock_aws():
             response = client.http.get(f"/tasks?projectId={project_id}", headers=headers)
             times.append(time.perf_counter() - started)
             assert response.status_code == 200, response.body
+            assert len(json.loads(response.body)["items"]) == 1, response.body
 print(json.dumps({"import": imported, "first": times[0], "second": times[1]}))
 """
 
