@@ -4,9 +4,10 @@ itself, to build its AWS clients. Run:
     .venv/bin/python bench/first_request.py [runs] [checkout-to-compare]
 
 Each run is a fresh interpreter that starts moto in-process, provisions the tables, seeds
-the Tasks service's record of one project and one task with boto3 (untimed), imports the app (timed apart), then times
-its first request, `GET /tasks?projectId=` (a Query of the tasks table plus a read of the
-Tasks service's record of projects: two PynamoDB models), and a second identical one.
+the Tasks service's record of one project and one task with boto3 (untimed), imports the
+app (timed apart), then times its first request, `GET /tasks?projectId=` (a Query of the
+tasks table plus a read of the Tasks service's record of projects: two PynamoDB models),
+and a second identical one.
 The first minus the second is what building sessions and clients costs. moto's own cost is
 in both, so the numbers compare checkouts on one machine, not with AWS. With a second
 argument (a checkout of another commit) both are measured, interleaved. Writes

@@ -101,7 +101,7 @@ class Seeder:
         self.put("TasksTable", items)
 
     def notes(self, user: str, count: int, *, deleted: bool = False, offset: int = 0) -> None:
-        from chalicelib.notes.models import Note, NoteTag, owner_key
+        from chalicelib.notes.models import Note, NoteTag
 
         items, tags = [], []
         for i in range(offset, offset + count):
@@ -121,7 +121,7 @@ class Seeder:
             note.refresh_index_keys()
             items.append(note.serialize())
             if not deleted:
-                tags.append(NoteTag(owner_key(user, tag), note_id(i)).serialize())
+                tags.append(NoteTag.of(user, tag, note_id(i)).serialize())
         self.put("NotesTable", items)
         self.put("NoteTagsTable", tags)
 

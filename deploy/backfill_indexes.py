@@ -77,12 +77,14 @@ def backfill(client: Any, kind: str, table: str, tags_table: str | None = None) 
                 continue  # the app wrote it meanwhile, keys included
             updated += 1
         if kind == "notes" and tags_table:
+            from chalicelib.notes.models import NoteTag
+
             for tag in item.tags or ():
                 # A put of the entry is idempotent; the note's transactions own it after. A
                 # note deleted meanwhile leaves a stale entry, which ?tag= skips.
                 client.put_item(
                     TableName=tags_table,
-                    Item={"tagKey": {"S": f"{item.user_id}#{tag}"}, "noteId": raw["noteId"]},
+                    Item=NoteTag.of(item.user_id, tag, item.note_id).serialize(),
                 )
     return updated
 

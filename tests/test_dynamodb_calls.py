@@ -134,7 +134,7 @@ def test_every_route_stays_within_its_stated_calls(api: Any, alice: Any, gatekee
     with recording() as recorder:
         call = Measured(api, recorder)
         exercise(call, alice)
-    assert call.over == []
+    assert call.over == [], "\n".join(call.over)
     assert set(call.calls) == set(STATED), (
         f"rows of STATED that this test never exercised: {sorted(set(STATED) - set(call.calls))}"
     )

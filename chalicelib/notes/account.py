@@ -11,7 +11,7 @@ from chalice.app import Blueprint, SQSEvent
 from chalicelib.accounts import erasure
 from chalicelib.core.erasure import Partition
 
-from .infra import DECLARATION, TABLE, USER_ERASURE
+from .infra import DECLARATION, TABLE, TAGS_TABLE, USER_ERASURE
 
 bp = Blueprint(__name__)
 
@@ -20,6 +20,7 @@ _on_user_deleted = erasure.consumer(
     USER_ERASURE,
     [
         Partition(TABLE.required, "userId", "noteId"),
+        Partition(TAGS_TABLE.required, "userId", "tagNote"),
     ],
 )
 

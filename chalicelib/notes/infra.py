@@ -19,7 +19,7 @@ UNLINK_SWEEP_DELAY = Setting("TANDEM_UNLINK_SWEEP_DELAY_SECONDS", default="60")
 UNLINK_TIME_MARGIN = Setting("TANDEM_UNLINK_TIME_MARGIN_SECONDS", default="30")
 
 # Its share of an account's deletion: the user's items, erased on user-deleted.
-USER_ERASURE = erasure.declare("notes", "Notes", ["NotesTable"])
+USER_ERASURE = erasure.declare("notes", "Notes", ["NotesTable", "NoteTagsTable"])
 
 DECLARATION = Declaration(
     name="notes",
@@ -39,7 +39,7 @@ DECLARATION = Declaration(
             stream=True,
         ),
         # One item per (live note, tag), written in the note's transactions: ?tag=.
-        "NoteTagsTable": table("note-tags", ("tagKey", "noteId")),
+        "NoteTagsTable": table("note-tags", ("userId", "tagNote")),
         "NotesTopic": topic("notes"),
         # Where the publisher's stream mapping sends a record it gave up on.
         "NotesPublisherDLQ": queue("notes-publisher-dlq"),

@@ -86,13 +86,32 @@ class Note(SharedConnectionModel, ChangeTracking):
         self.task_key = owner_key(self.user_id, self.task_id) if live and self.task_id else None
 
 
+# Ends the tag in an entry's sort key. No input holds U+001F (core.schema refuses C0
+# controls other than tab, LF and CR), so "<tag>\x1f" is a prefix of that tag's entries
+# only: with "#", the entries of tag "a#b" would start with "a#" too.
+TAG_END = "\x1f"
+
+
+def tag_prefix(tag: str) -> str:
+    return f"{tag}{TAG_END}"
+
+
 class NoteTag(SharedConnectionModel):
-    """One (note, tag) of a live note, in its own table: GET /notes?tag= is a Query on
-    `<userId>#<tag>`, since no key can hold an element of a list. Written in the note's
-    own transactions, so an entry exists exactly while its note is live and has the tag."""
+    """One (tag, note) of a live note, in its own table: GET /notes?tag= is a Query of
+    the owner's partition for the sort keys that begin with the tag, since no key can hold
+    an element of a list. Written in the note's own transactions, so an entry exists
+    exactly while its note is live and has the tag. Owner-first, like every key."""
 
     class Meta(metaclass=SettingsTable):
         setting = TAGS_TABLE
 
-    tag_key = UnicodeAttribute(hash_key=True, attr_name="tagKey")
-    note_id = UnicodeAttribute(range_key=True, attr_name="noteId")
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    tag_note = UnicodeAttribute(range_key=True, attr_name="tagNote")
+
+    @classmethod
+    def of(cls, user_id: str, tag: str, note_id: str) -> NoteTag:
+        return cls(user_id, tag_prefix(tag) + note_id)
+
+    @property
+    def note_id(self) -> str:
+        return self.tag_note.rpartition(TAG_END)[2]

@@ -31,7 +31,7 @@ from chalicelib.core.writes import VersionConflict, write_with_retry
 from chalicelib.projects import service as projects
 from chalicelib.tasks import service as tasks
 
-from .models import Note, NoteTag, owner_key
+from .models import Note, NoteTag, owner_key, tag_prefix
 
 _NOT_FOUND = "No such note."
 _CHECK_FAILED = "ConditionalCheckFailed"
@@ -96,9 +96,9 @@ def _save(
             )
         transaction.save(note, condition=condition)
         for tag in added:
-            transaction.save(NoteTag(owner_key(note.user_id, tag), note.note_id))
+            transaction.save(NoteTag.of(note.user_id, tag, note.note_id))
         for tag in removed:
-            transaction.delete(NoteTag(owner_key(note.user_id, tag), note.note_id))
+            transaction.delete(NoteTag.of(note.user_id, tag, note.note_id))
 
     try:
         transact_write(writes)
@@ -216,15 +216,17 @@ def list_notes(
 def _tagged(user_id: str, tag: str, limit: int, cursor: str | None) -> Page[Note]:
     """A page of the tag's entries (one Query), then their notes (one BatchGetItem per
     100). The entries follow the notes' own transactions, so each names a live note."""
-    scope = f"notes|tagKey|{owner_key(user_id, tag)}"
+    scope = f"notes|tagNote|{user_id}|{tag}"
     entries: Page[NoteTag] = query_page(
-        NoteTag.query,
-        owner_key(user_id, tag),
+        lambda hash_key, **kwargs: NoteTag.query(
+            hash_key, NoteTag.tag_note.startswith(tag_prefix(tag)), **kwargs
+        ),
+        user_id,
         [],
         limit=limit,
         cursor=cursor,
         scope=scope,
-        key_names=("tagKey", "noteId"),
+        key_names=("userId", "tagNote"),
     )
     if not entries.items:
         return Page([], entries.next_cursor)
@@ -244,7 +246,7 @@ def _tagged(user_id: str, tag: str, limit: int, cursor: str | None) -> Page[Note
         weight += answer_weight(note)
         if weight >= MAX_PAGE_WEIGHT and position + 1 < len(entries.items):
             # The page ends by weight here; the next one starts after this entry.
-            last = {"tagKey": {"S": entry.tag_key}, "noteId": {"S": entry.note_id}}
+            last = {"userId": {"S": user_id}, "tagNote": {"S": entry.tag_note}}
             return Page(notes, encode_cursor(last, scope))
     return Page(notes, entries.next_cursor)
 

@@ -33,7 +33,7 @@ def test_old_items_are_listed_after_the_backfill(api: Any, alice: Any, aws: Any,
     _strip_new_keys(client, names["NotesTable"], {**user, "noteId": {"S": note["noteId"]}})
     client.delete_item(
         TableName=names["NoteTagsTable"],
-        Key={"tagKey": {"S": f"{alice.sub}#t"}, "noteId": {"S": note["noteId"]}},
+        Key={"userId": {"S": alice.sub}, "tagNote": {"S": "t\x1f" + note["noteId"]}},
     )
     before = [
         api.get(path, alice).json["items"]

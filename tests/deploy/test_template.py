@@ -201,6 +201,7 @@ EXPECTED_STATEMENTS = {
         {_TRACING}
         {_QUEUE} NotesUserDeletionsQueue.Arn
         dynamodb:BatchWriteItem dynamodb:Query NotesTable.Arn
+        dynamodb:BatchWriteItem dynamodb:Query NoteTagsTable.Arn
         sqs:SendMessage NotesUserDeletionsQueue.Arn
         sqs:SendMessage NotesUserDeletionsDLQ.Arn
         dynamodb:UpdateItem JobsTable.Arn
