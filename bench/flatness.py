@@ -7,7 +7,8 @@ directly with BatchWriteItem (items built by the app's own models):
 - "tasks": N tasks, one completed, one `Done`, one in a second project;
 - "tombstones": 10 live tasks, 10 live notes and 10 live projects, and N deleted of each;
 - "notes": N notes, one tagged `x` (the others `y`) and linked to a project and a task.
-Each request then runs once through chalice.test.Client with a real token, and
+(`--calls-only` writes only the route table of tests/test_dynamodb_calls.py.) Each
+request then runs once through chalice.test.Client with a real token, and
 bench/dynamo_calls.py counts its DynamoDB calls and the items they read (a Query's
 ScannedCount, items a Get/BatchGet returned). Goal: items(N) / items(10) <= 1.1 for every
 filter and get. A second filter narrows the first one's Query and reads one page at
@@ -248,7 +249,30 @@ def measure(size: int) -> dict[str, tuple[int, int, int]]:
         return results
 
 
+def write_calls_table() -> None:
+    """The stated calls per route, from the table tests/test_dynamodb_calls.py asserts."""
+    from tests.test_dynamodb_calls import REVOCATION_CHECK, STATED
+
+    lines = [
+        "Stated in `tests/test_dynamodb_calls.py` (`STATED`), which fails when a request "
+        "makes more. Authenticated routes add the revocation list's GetItem "
+        f"(`core.revocation`, {REVOCATION_CHECK}); reasons for counts above 1 are in "
+        'docs/decisions.md ("DynamoDB round trips per route").',
+        "",
+        "| route | case | calls | with the revocation check |",
+        "|---|---|---|---|",
+    ]
+    public = {"/health", "/openapi.json", "/docs", "/docs/{asset}"}
+    for (method, route, case), calls in STATED.items():
+        total = calls + (0 if route in public else REVOCATION_CHECK)
+        lines.append(f"| {method} {route} | {case or '-'} | {calls} | {total} |")
+    write_section("DynamoDB calls per route", lines)
+
+
 def main() -> None:
+    write_calls_table()
+    if sys.argv[1:] == ["--calls-only"]:
+        return
     large = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     small_results, large_results = measure(10), measure(large)
     header = [

@@ -18,7 +18,13 @@ import pytest
 from bench.dynamo_calls import DynamoRecorder, recording
 from chalicelib.core import wiring
 
-# (method, route, case) -> the most DynamoDB calls one such request may make.
+# Every authenticated request first asks the revocation list (core.revocation: one
+# GetItem, so that a deleted user's still-valid token answers 401). Counted apart, so that
+# the table below says what each route itself costs.
+REVOCATION_CHECK = 1
+
+# (method, route, case) -> the most DynamoDB calls one such request may make, besides the
+# revocation check.
 STATED: dict[tuple[str, str, str], int] = {
     ("GET", "/health", ""): 0,
     ("GET", "/openapi.json", ""): 0,
@@ -62,6 +68,11 @@ STATED: dict[tuple[str, str, str], int] = {
     # a log without changes (one read of the log). With changes, sync states its own.
     ("GET", "/sync", ""): 1,
     ("GET", "/sync", "with a cursor"): 1,
+    # Measured when these routes landed (issue 11 states them; their services own them).
+    ("POST", "/sync", "one create"): 6,
+    ("POST", "/me/export", ""): 1,
+    ("GET", "/jobs/{job_id}", ""): 1,
+    ("DELETE", "/me", ""): 2,
 }
 
 
@@ -90,6 +101,7 @@ class Measured:
         self.recorder = recorder
         self.calls: dict[tuple[str, str, str], int] = {}
         self.over: list[str] = []
+        self.measured: dict[tuple[str, str, str], int] = {}
 
     def __call__(
         self,
@@ -110,11 +122,13 @@ class Measured:
         key = (method, route, case)
         assert key in STATED, f"{key} is exercised but has no row in STATED"
         self.calls[key] = max(self.calls.get(key, 0), len(taken))
-        if len(taken) > STATED[key]:
+        stated = STATED[key] + (REVOCATION_CHECK if user is not None else 0)
+        if len(taken) > stated:
             self.over.append(
                 f"{method} {path} ({case or 'plain'}) made {len(taken)} DynamoDB calls "
-                f"{taken.calls}, more than the {STATED[key]} stated"
+                f"{taken.calls}, more than the {stated} stated"
             )
+        self.measured[key] = max(self.measured.get(key, 0), len(taken))
         return reply.json if "json" in (reply.header("Content-Type") or "") else None
 
 
@@ -245,3 +259,15 @@ def exercise(call: Measured, user: Any) -> None:
 
     snapshot = call("GET", "/sync", "/sync", user)
     call("GET", "/sync", f"/sync?cursor={snapshot['cursor']}", user, case="with a cursor")
+    command = {
+        "commandId": "c1",
+        "type": "create",
+        "resource": "project",
+        "tempId": "t1",
+        "fields": {"name": "offline"},
+    }
+    call("POST", "/sync", "/sync", user, {"commands": [command]}, case="one create")
+
+    job = call("POST", "/me/export", "/me/export", user, status=202)
+    call("GET", "/jobs/{job_id}", f"/jobs/{job['jobId']}", user)
+    call("DELETE", "/me", "/me", user, status=202)
