@@ -10,8 +10,9 @@ class JobOut(DumpSchema):
     type = fields.String()
     status = fields.String()
     progress = fields.Integer()
-    result = fields.Dict(allow_none=True)
-    error = fields.Dict(allow_none=True)
+    # optional: an answer leaves them out until there is one (the OpenAPI document).
+    result = fields.Dict(allow_none=True, metadata={"optional": True})
+    error = fields.Dict(allow_none=True, metadata={"optional": True})
     version = fields.Integer()
     created_at = Timestamp(data_key="createdAt")
     updated_at = Timestamp(data_key="updatedAt")
