@@ -85,7 +85,9 @@ def create_tables(dynamodb: Any, template: dict[str, Any], ctx: Context) -> None
         try:
             dynamodb.create_table(**request)
         except dynamodb.exceptions.ResourceInUseException:
-            pass  # a restored state has it already (provisioning is idempotent)
+            # A restored state has it already (provisioning is idempotent); indexes declared
+            # since are added, as a CloudFormation update of the deployed table would.
+            _add_missing_indexes(dynamodb, request)
         else:
             ttl = props.get("TimeToLiveSpecification")
             if ttl:
@@ -95,6 +97,26 @@ def create_tables(dynamodb: Any, template: dict[str, Any], ctx: Context) -> None
         ctx.attributes[(logical, "Arn")] = table["TableArn"]
         if "LatestStreamArn" in table:
             ctx.attributes[(logical, "StreamArn")] = table["LatestStreamArn"]
+
+
+def _add_missing_indexes(dynamodb: Any, request: dict[str, Any]) -> None:
+    name = request["TableName"]
+    existing = {
+        index["IndexName"]
+        for index in dynamodb.describe_table(TableName=name)["Table"].get(
+            "GlobalSecondaryIndexes", []
+        )
+    }
+    for index in request.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] not in existing:
+            keys = {key["AttributeName"] for key in index["KeySchema"]}
+            dynamodb.update_table(
+                TableName=name,
+                AttributeDefinitions=[
+                    d for d in request["AttributeDefinitions"] if d["AttributeName"] in keys
+                ],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
+            )
 
 
 def create_topics(sns: Any, template: dict[str, Any], ctx: Context) -> None:
