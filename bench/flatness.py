@@ -290,8 +290,8 @@ def main() -> None:
     lines = [
         f"`.venv/bin/python bench/flatness.py {large}`: each request once, at N = 10 and "
         f"N = {large:,}, in-process moto; calls and items read (Query ScannedCount, items "
-        "a Get/BatchGet returned) recorded on the app's DynamoDB client. Default "
-        "`limit` (50).",
+        "a Get/BatchGet returned) recorded on the app's DynamoDB client, the revocation "
+        "list's GetItem (core.revocation) included in the calls. Default `limit` (50).",
         "",
         "Served by a key (goal: ratio ≤ 1.1):",
         "",
