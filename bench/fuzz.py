@@ -90,6 +90,18 @@ short version of it (tests/e2e/test_api_description.py: fuzzing and stateful pha
 
 Checks: {CHECKS}.
 
+## What it found (fixed, with tests)
+
+- `priority: 2.0` was a 400: JSON Schema's `integer` admits it; StrictInteger now takes it as 2.
+- Query strings and free-form JSON (POST /sync's `fields`) with control characters were
+  400s while the document allowed them: the text rule is in the document now (patterns,
+  JsonText).
+- A profile's preferences, its time zone and a note's tags had rules only their validators
+  knew: stated with `metadata={"openapi": ...}`.
+- Answers that leave fields out (POST /sync's results, a job's `result`/`error`) were
+  documented as always present: `metadata={"optional": True}`.
+- Swagger UI's `data:` icons broke the page's CSP (the Chromium test): served as files.
+
 ## Last run
 
 {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, {minutes:.1f} minutes, {rounds} round(s),
