@@ -182,6 +182,16 @@ def plan(stage: str, plain: Template, merge: Template | None = None) -> Plan:
         if logical_id in chalice_ids:
             continue
         data_resources[logical_id] = _rename_functions(resource, names)
+    # The data stack exists before Chalice's resources: it may name a function only as a
+    # literal name (an alarm's dimension). A resource that needs one to exist (a log
+    # subscription to a function, a permission) belongs in `finish`, which has no such
+    # step yet: refuse rather than create a stack AWS would fail.
+    waiting = sorted({r.split(".")[0] for r in references(data_resources)} & chalice_ids)
+    if waiting:
+        raise StageError(
+            f"the data stack would need {waiting}, which `chalice deploy` creates later; "
+            "deploy/stage.py applies no such resource yet"
+        )
     for function in functions:
         log_group = data_resources[function.log_group_id]
         log_group["Properties"]["LogGroupName"] = f"/aws/lambda/{names[function.logical_id]}"

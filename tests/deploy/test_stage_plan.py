@@ -112,3 +112,25 @@ def test_the_data_template_passes_cfn_lint(stage_plan, tmp_path):
     result = subprocess.run([str(cfn_lint), str(path)], capture_output=True, text=True, check=False)
     errors = [line for line in result.stdout.splitlines() if line.startswith("E")]
     assert errors == [], result.stdout
+
+
+def test_a_data_resource_that_needs_a_chalice_function_is_refused(packaged, stage_plan):
+    import copy
+
+    from deploy.merge import build_merge_template
+    from deploy.stage import StageError
+
+    plain_path = packaged.template_path.parent.parent / "work" / STAGE / "plain" / "sam.json"
+    plain = json.loads(plain_path.read_text())
+    merge = copy.deepcopy(build_merge_template(plain, STAGE))
+    # A log subscription to the REST handler: on AWS its destination must exist first.
+    merge["Resources"]["ApiLogsSubscription"] = {
+        "Type": "AWS::Logs::SubscriptionFilter",
+        "Properties": {
+            "LogGroupName": {"Ref": "APIHandlerLogGroup"},
+            "FilterPattern": "",
+            "DestinationArn": {"Fn::GetAtt": ["APIHandler", "Arn"]},
+        },
+    }
+    with pytest.raises(StageError, match="APIHandler"):
+        plan(STAGE, plain, merge)
