@@ -17,7 +17,9 @@ each cascade round (`CascadeSize`), and job outcomes (`JobOutcomes`).
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -33,17 +35,22 @@ class MetricSink(Protocol):
 
 
 def _emf(name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    """One EMF line, written whole: Powertools' own `single_metric` prints the line and its
+    newline as two writes, which a log line from another thread (the local stack serves on
+    many) can land between."""
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+        AmazonCloudWatchEMFProvider,
+    )
 
-    with single_metric(
-        name=name,
-        unit=MetricUnit(unit),
-        value=value,
-        namespace=NAMESPACE,
-        default_dimensions={"service": os.environ.get("POWERTOOLS_SERVICE_NAME", "tandem")},
-    ) as metric:
-        for key, dimension in dimensions.items():
-            metric.add_dimension(name=key, value=dimension)
+    provider = AmazonCloudWatchEMFProvider(
+        namespace=NAMESPACE, service=os.environ.get("POWERTOOLS_SERVICE_NAME", "tandem")
+    )
+    provider.add_metric(name=name, unit=MetricUnit(unit), value=value)
+    for key, dimension in dimensions.items():
+        provider.add_dimension(name=key, value=dimension)
+    line = json.dumps(provider.serialize_metric_set(), separators=(",", ":"))
+    sys.stdout.write(line + "\n")
 
 
 def _tracer() -> Any:
