@@ -14,13 +14,13 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from chalicelib.core import registry
+from devstack.schedule import scheduled_event
 
 
 class CliError(Exception):
@@ -30,21 +30,6 @@ class CliError(Exception):
 LOCAL_STACK = "tandem-local"
 LOCAL_ACCOUNT = "123456789012"
 ADMIN_TIMEOUT = 300
-
-
-def scheduled_event(function: str, region: str, account: str, stack: str) -> dict[str, Any]:
-    """EventBridge's event for a rule firing now."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{stack}-{function}"],
-        "detail": {},
-    }
 
 
 def declared(type_name: str) -> dict[str, dict[str, Any]]:
@@ -237,7 +222,8 @@ class StageTarget(Target):
         name = self.physical(to_cfn_resource_name(function))
         if event is None:
             account = self.client("sts").get_caller_identity()["Account"]
-            event = scheduled_event(function, self.region, account, self.stack)
+            rule = f"arn:aws:events:{self.region}:{account}:rule/{self.stack}-{function}"
+            event = scheduled_event(rule, self.region, account, datetime.now(UTC))
         answer = self.client("lambda").invoke(
             FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
         )

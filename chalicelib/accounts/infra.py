@@ -6,7 +6,7 @@ lists their grants); its routes in the router."""
 from __future__ import annotations
 
 from chalicelib.core.registry import Declaration, Setting
-from chalicelib.core.resources import topic
+from chalicelib.core.resources import bucket, topic
 
 EXPORTS_BUCKET = Setting("TANDEM_EXPORTS_BUCKET", ref="ExportsBucket")
 TOPIC_ARN = Setting("TANDEM_ACCOUNT_TOPIC_ARN", ref="AccountTopic")
@@ -32,37 +32,19 @@ DECLARATION = Declaration(
     emits=("user-deleted",),
     resources={
         # Private, encrypted; exports expire by lifecycle; incomplete uploads are aborted.
-        "ExportsBucket": {
-            "Type": "AWS::S3::Bucket",
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
-            "Properties": {
-                "BucketName": {"Fn::Sub": "${AWS::StackName}-exports-${AWS::AccountId}"},
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True,
-                },
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                    ]
-                },
-                "LifecycleConfiguration": {
-                    "Rules": [
-                        {
-                            "Id": "expire-exports",
-                            "Status": "Enabled",
-                            "Prefix": EXPORT_PREFIX,
-                            "ExpirationInDays": EXPORT_DAYS,
-                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                        }
-                    ]
-                },
-            },
-        },
+        "ExportsBucket": bucket(
+            "exports",
+            [
+                {
+                    "Id": "expire-exports",
+                    "Status": "Enabled",
+                    "Prefix": EXPORT_PREFIX,
+                    "ExpirationInDays": EXPORT_DAYS,
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ],
+            retain=False,
+        ),
         # user-deleted: every service that keeps data of a user subscribes.
         "AccountTopic": topic("account"),
     },

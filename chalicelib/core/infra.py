@@ -4,7 +4,7 @@ pool that signs users in, and the attachments bucket. See core.registry."""
 from __future__ import annotations
 
 from .registry import ROUTER, Declaration, Function, Setting
-from .resources import ref, stack_sub, table
+from .resources import bucket, ref, stack_sub, table
 
 IDEMPOTENCY_TABLE = Setting("TANDEM_IDEMPOTENCY_TABLE", ref="IdempotencyTable")
 REVOCATIONS_TABLE = Setting("TANDEM_REVOCATIONS_TABLE", ref="RevocationsTable")
@@ -37,35 +37,16 @@ DECLARATION = Declaration(
         "RevocationsTable": table("revocations", ("userId", None), backups=False),
         # ---- Files: attachments, uploaded and read with presigned URLs only -------------
         # Private and encrypted; the account id keeps the name globally unique.
-        "AttachmentsBucket": {
-            "Type": "AWS::S3::Bucket",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "BucketName": {"Fn::Sub": "${AWS::StackName}-attachments-${AWS::AccountId}"},
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True,
-                },
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                    ]
-                },
-                "LifecycleConfiguration": {
-                    "Rules": [
-                        {
-                            "Id": "abort-incomplete-uploads",
-                            "Status": "Enabled",
-                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                        }
-                    ]
-                },
-            },
-        },
+        "AttachmentsBucket": bucket(
+            "attachments",
+            [
+                {
+                    "Id": "abort-incomplete-uploads",
+                    "Status": "Enabled",
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ],
+        ),
         # ---- Identity: the user pool and the mobile app's client ------------------------
         # Email is the username; self sign-up is allowed (the app signs users up). The
         # client has no secret (a mobile app cannot keep one). moto's CloudFormation cannot

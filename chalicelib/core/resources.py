@@ -88,6 +88,33 @@ def table(
     }
 
 
+def bucket(suffix: str, lifecycle_rules: Sequence[Resource], *, retain: bool = True) -> Resource:
+    """A private, encrypted bucket, owner-enforced (no ACLs). Bucket names are global, so
+    the account id joins the stack's name. `retain` keeps it when the stack goes."""
+    policy = "Retain" if retain else "Delete"
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": policy,
+        "UpdateReplacePolicy": policy,
+        "Properties": {
+            "BucketName": {"Fn::Sub": "${AWS::StackName}-" + suffix + "-${AWS::AccountId}"},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "LifecycleConfiguration": {"Rules": list(lifecycle_rules)},
+        },
+    }
+
+
 def topic(suffix: str) -> Resource:
     return {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": stack_sub(suffix)}}
 
